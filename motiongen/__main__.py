@@ -1,0 +1,3 @@
+from motiongen.cli import main
+
+main()

@@ -1,0 +1,6 @@
+"""Library calls behind every CLI command: ``motiongen.api.convert(...)`` and friends."""
+
+from motiongen.api.convert import ConvertResult, convert, convert_motion
+from motiongen.api.info import MotionInfo, describe
+
+__all__ = ["convert", "convert_motion", "ConvertResult", "describe", "MotionInfo"]
