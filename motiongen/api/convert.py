@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from motiongen.core.kinematics import fit_bone_lengths
+from motiongen.core.kinematics import fit_skeleton
 from motiongen.core.motion import Motion
 from motiongen.core.ops import fill_missing, resample
 from motiongen.core.skeleton import Skeleton
@@ -29,6 +29,7 @@ MULTI_SEQUENCE = {"ntu-array"}
 class ConvertResult:
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    errors: list[MotionGenError] = field(default_factory=list)  # the exceptions behind `failed`, same order
 
 
 def convert_motion(motion: Motion, target: Skeleton | None = None, fps: float | None = None,
@@ -44,10 +45,11 @@ def convert_motion(motion: Motion, target: Skeleton | None = None, fps: float | 
 
 
 def solve_rotations(motion: Motion) -> Motion:
-    """IK onto a fixed skeleton whose bone lengths are the clip's own (median per bone,
-    left/right symmetric); gaps are filled by interpolation first since IK needs every joint."""
+    """IK onto a fixed skeleton fitted to the clip (median bone lengths, left/right symmetric;
+    sibling-bone directions from the data, see `fit_skeleton`); gaps are filled by interpolation
+    first since IK needs every joint."""
     complete = fill_missing(motion)
-    skeleton = fit_bone_lengths(complete.positions, motion.skeleton)
+    skeleton = fit_skeleton(complete.positions, motion.skeleton)
     solved = complete.replace(skeleton=skeleton).with_ik()
     return solved.replace(mask=motion.mask)
 
@@ -98,7 +100,10 @@ def convert(inputs: Iterable[str | Path], output: str | Path, to: str | None = N
     target = load_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
     if fps is not None and not (fps > 0 and fps < 100_000):
         raise ConfigError(f"--fps must be between 0 and 100000, got {fps}")
-    to_folder = output.is_dir() or str(output).endswith(("/", "\\")) or len(files) > 1
+    to_stdout = str(output) == "-"
+    if to_stdout and len(files) > 1:
+        raise ConfigError(f"-o - writes one file to stdout, got {len(files)} inputs; give an output folder")
+    to_folder = not to_stdout and (output.is_dir() or str(output).endswith(("/", "\\")) or len(files) > 1)
     if to_folder:
         if output.exists() and not output.is_dir():
             raise ConfigError(f"{output} is a file; several inputs need an output folder")
@@ -125,6 +130,9 @@ def convert(inputs: Iterable[str | Path], output: str | Path, to: str | None = N
                 path = _output_paths(source, 1, output, to_folder, suffix, converted)[0]
                 write_motions(converted, path, writer.NAME, **(write_options or {}))
                 result.written.append(path)
+            elif to_stdout:
+                raise ConfigError(f"{source} holds {len(converted)} sequences and {writer.NAME!r} stores one "
+                                  "per file; give an output folder instead of -o -")
             else:
                 paths = _output_paths(source, len(converted), output, True, suffix, converted) \
                     if to_folder else _numbered(output, len(converted))
@@ -133,6 +141,7 @@ def convert(inputs: Iterable[str | Path], output: str | Path, to: str | None = N
                     result.written.append(path)
         except MotionGenError as exc:
             result.failed.append((source, str(exc)))
+            result.errors.append(exc)
         if on_file is not None:
             on_file(source)
     return result

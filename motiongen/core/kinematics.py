@@ -51,7 +51,8 @@ def forward_kinematics(rotations, offsets, parents, root_translation=None, level
     if xp_torch:
         import torch
 
-        offsets = torch.as_tensor(offsets, dtype=rotations.dtype, device=rotations.device)
+        offsets = torch.as_tensor(np.array(offsets) if isinstance(offsets, np.ndarray) else offsets,
+                                  dtype=rotations.dtype, device=rotations.device)
         positions = torch.zeros(rotations.shape[:-1] + (3,), dtype=rotations.dtype, device=rotations.device)
         global_rot = torch.zeros_like(rotations)
     else:
@@ -138,8 +139,14 @@ def _spans_plane(vectors: list[np.ndarray]) -> bool:
 
 def plan_ik(skeleton: Skeleton) -> _IKPlan:
     effective = _effective_children(skeleton)
+    lengths = np.linalg.norm(skeleton.offsets, axis=-1)
     kabsch, swing, solved = [], [], np.zeros(skeleton.joint_count, dtype=bool)
-    for j, kids in enumerate(effective):
+    for j, kids in enumerate(skeleton.children()):
+        # Children at a distance depend on this joint's rotation alone, so they must be matched
+        # exactly; children behind zero-length bones solve themselves, so they only shape this
+        # joint's rotation when it has nothing else (CMU's hips, chest and hands).
+        direct = [(c, skeleton.offsets[c]) for c in kids if lengths[c] > ZERO_BONE_M]
+        kids = direct or effective[j]
         if len(kids) >= 2 and _spans_plane([v for _, v in kids]):
             kabsch.append((j, kids))
             solved[j] = True
@@ -164,7 +171,8 @@ def plan_ik(skeleton: Skeleton) -> _IKPlan:
         for col, (child, vector) in enumerate(kids):
             k_children[row, col] = child
             k_rest[row, col] = vector / np.linalg.norm(vector)
-            k_weight[row, col] = 1.0
+            # Weighted by bone length: a 0.1 mm bone (H3.6M's Spine) has no reliable direction.
+            k_weight[row, col] = np.linalg.norm(vector)
     levels = skeleton.depth_levels()
     passive = [level[~solved[level]] for level in levels]
     passive = [p for p in passive if p.size and not (p.size == 1 and p[0] == 0)]
@@ -291,3 +299,43 @@ def fit_bone_lengths(positions: np.ndarray, skeleton: Skeleton, symmetric: bool 
     keep[0] = False
     rest[keep] = rest[keep] / rest_len[keep, None] * lengths[keep, None]
     return skeleton.with_offsets(rest)
+
+
+def fit_skeleton(positions: np.ndarray, skeleton: Skeleton, symmetric: bool = True,
+                 iterations: int = 3) -> Skeleton:
+    """A fixed skeleton for IK from ``positions [T, J, 3]``: bone lengths by `fit_bone_lengths`,
+    and the rest directions of every group of sibling bones (hips and spine at the root, neck and
+    shoulders at the chest) averaged from the data by Procrustes iterations: rotate each frame's
+    child directions back by that frame's Kabsch fit, average, repeat.
+
+    Without this, a source whose hip/spine angles differ from the registry's rest pose (every
+    retargeted source does) cannot be reproduced by any rotation of the fixed rest pose, and FK(IK)
+    misses by centimetres; with it the residual is what is not rigid in the data itself. The
+    first fit is against the registry rest pose, so the result stays oriented like it; a group
+    that is a straight line at rest (H3.6M's hips) starts from the data's own shape in its most
+    rest-like frame. Bone lengths stay left/right symmetric; directions are not mirrored, since
+    any asymmetry in how the data was captured or derived would then show up as error."""
+    fitted = fit_bone_lengths(positions, skeleton, symmetric)
+    positions = np.asarray(positions, dtype=np.float64)
+    positions = positions[np.isfinite(positions).all(axis=(1, 2))]
+    if not len(positions):
+        return fitted
+    offsets = fitted.offsets.copy()
+    lengths = np.linalg.norm(offsets, axis=-1)
+    for joint, kids in enumerate(fitted.children()):  # a few sibling groups per skeleton
+        kids = np.asarray([c for c in kids if lengths[c] > ZERO_BONE_M], dtype=np.int64)
+        if kids.size < 2:
+            continue
+        observed = _unit(positions[:, kids] - positions[:, joint][:, None])  # [T, C, 3]
+        weight = lengths[kids][None]
+        rest = _unit(offsets[kids])
+        if not _spans_plane(list(rest)):
+            main = int(np.argmax(lengths[kids]))
+            rest_like = int(np.argmax(observed[:, main] @ rest[main]))
+            swing = R.quat_between(rest[main], observed[rest_like, main])
+            rest = R.quat_apply(R.quat_conjugate(swing)[None], observed[rest_like])
+        for _ in range(iterations):
+            rotation = _kabsch(rest[None], observed[:, None], weight)[:, 0]  # [T, 3, 3]
+            rest = _unit(np.einsum("tji,tcj->ci", rotation, observed))  # mean of Rᵀ d
+        offsets[kids] = rest * lengths[kids, None]
+    return fitted.with_offsets(offsets)

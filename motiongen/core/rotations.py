@@ -375,22 +375,23 @@ def matrix_to_euler(m, order: str = "ZYX"):
     """``[..., 3, 3]`` → intrinsic Euler angles ``[..., 3]`` in radians.
 
     For a Tait–Bryan order (i, j, k), ``R = Ri(a) Rj(b) Rk(c)``; the middle angle lies in
-    [-π/2, π/2]. At gimbal lock (|b| = π/2) the first angle is set to 0 and the third takes all."""
+    [-π/2, π/2]. The third angle is solved *after* removing the first rotation, so the result
+    reproduces the matrix to machine precision even next to gimbal lock; at lock (cos b = 0)
+    the first angle is set to 0 and the third takes the whole remaining rotation."""
     order = _check_order(order)
     xp = _ops(m)
     i, j, k = (_AXIS_INDEX[a] for a in order)
     # +1 for a cyclic (even) permutation such as XYZ, -1 for an odd one such as XZY.
     sign = 1.0 if (j - i) % 3 == 1 else -1.0
-    sin_b = xp.clip(sign * m[..., i, k], -1.0, 1.0)
-    b = xp.atan2(sin_b, xp.sqrt(xp.clip(1.0 - sin_b * sin_b, 0.0, None)))
+    cos_b = xp.sqrt(m[..., i, i] * m[..., i, i] + m[..., i, j] * m[..., i, j])
+    b = xp.atan2(sign * m[..., i, k], cos_b)
     a = xp.atan2(-sign * m[..., j, k], m[..., k, k])
-    c = xp.atan2(-sign * m[..., i, j], m[..., i, i])
-    locked = xp.abs(sin_b) > 1.0 - 1e-9
-    # Gimbal lock: only a ± c is defined; put it all into c.
-    c_locked = xp.atan2(sign * m[..., j, i], m[..., j, j])
-    a = xp.where(locked, a * 0, a)
-    c = xp.where(locked, c_locked, c)
-    return xp.stack([a, b, c], -1)
+    a = xp.where(cos_b < 1e-12, a * 0, a)
+    sin_a, cos_a = xp.sin(a), xp.cos(a)
+    # Row j of Ri(a)ᵀ·R equals row j of Rk(c): (sign·sin c) on axis i, cos c on axis j.
+    sin_c = sign * cos_a * m[..., j, i] + sin_a * m[..., k, i]
+    cos_c = cos_a * m[..., j, j] + sign * sin_a * m[..., k, j]
+    return xp.stack([a, b, xp.atan2(sin_c, cos_c)], -1)
 
 
 def quat_to_euler(q, order: str = "ZYX"):

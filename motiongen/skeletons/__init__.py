@@ -89,10 +89,19 @@ def _load_file(path: Path, _mtime_ns: int) -> Skeleton:
     try:
         data = tomllib.loads(raw_text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        reason = str(exc).split(" (at line")[0]
-        raise _error(path, reason, line) from None
+        raise _error(path, *_toml_reason_and_line(exc, raw_text)) from None
     return skeleton_from_dict(data, path, raw_text)
+
+
+def _toml_reason_and_line(exc: Exception, raw_text: str) -> tuple[str, int | None]:
+    """The parser's reason and line; before Python 3.14 the line is only in the message text
+    ("(at line 12, column 3)", or "(at end of document)": the last line)."""
+    message = str(exc)
+    match = re.search(r" \(at line (\d+), column \d+\)", message)
+    line = getattr(exc, "lineno", None) or (int(match.group(1)) if match else None)
+    if line is None and "(at end of document)" in message:
+        line = max(raw_text.count("\n") + (0 if raw_text.endswith("\n") else 1), 1)
+    return re.split(r" \(at (?:line \d+|end of document)", message)[0], line
 
 
 def _error(path: Path, reason: str, line: int | None = None) -> SkeletonError:
@@ -299,7 +308,7 @@ def skeleton_from_toml_text(text: str, origin: str = "<embedded skeleton>") -> S
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _error(Path(origin), str(exc).split(" (at line")[0], getattr(exc, "lineno", None)) from None
+        raise _error(Path(origin), *_toml_reason_and_line(exc, text)) from None
     return skeleton_from_dict(data, Path(origin), text)
 
 
