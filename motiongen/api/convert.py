@@ -33,8 +33,10 @@ class ConvertResult:
 
 
 def convert_motion(motion: Motion, target: Skeleton | None = None, fps: float | None = None,
-                   needs_rotations: bool = False) -> Motion:
+                   needs_rotations: bool = False, action: str | None = None) -> Motion:
     """One motion through the pipeline, without I/O."""
+    if action is not None:
+        motion = motion.with_meta(action=action)
     if fps is not None:
         motion = resample(motion, fps)
     if target is not None and not motion.skeleton.same_layout(target):
@@ -88,11 +90,13 @@ def _output_paths(source: Path, count: int, output: Path, to_folder: bool, suffi
 
 
 def convert(inputs: Iterable[str | Path], output: str | Path, to: str | None = None,
-            skeleton: str | Skeleton | None = None, fps: float | None = None,
+            skeleton: str | Skeleton | None = None, fps: float | None = None, action: str | None = None,
             read_options: dict | None = None, write_options: dict | None = None,
             on_file: Callable[[Path], None] | None = None) -> ConvertResult:
     """Convert motion files. ``output`` is a file for one input file, else a folder (created).
 
+    A format with a fixed frame rate (NTU arrays 30 fps, H3.6M expmap 50 fps) gets motion resampled
+    to it unless ``fps`` says otherwise. ``action`` labels every motion (NTU arrays need labels).
     Errors in one input are collected in ``result.failed`` and the rest still convert; a usage
     error (unknown format or skeleton, impossible fps) raises before anything is written."""
     files = expand_inputs(inputs)
@@ -121,7 +125,8 @@ def convert(inputs: Iterable[str | Path], output: str | Path, to: str | None = N
     for source in files:
         try:
             motions = read_motions(source, **(read_options or {}))
-            converted = [convert_motion(m, target, fps, writer.NEEDS_ROTATIONS) for m in motions]
+            rate = fps if fps is not None else getattr(writer, "FPS", None)
+            converted = [convert_motion(m, target, rate, writer.NEEDS_ROTATIONS, action) for m in motions]
             bad = [m.skeleton.name for m in converted if allowed and m.skeleton.name not in allowed]
             if bad:
                 raise ConfigError(f"format {writer.NAME!r} stores skeletons {', '.join(allowed)}; "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,6 +26,7 @@ def convert(
     layout: LayoutOption = None,
     labels: LabelsOption = None,
     metres_per_unit: UnitsOption = None,
+    action: Annotated[Optional[str], typer.Option("--action", help="Action label for every converted motion (e.g. an NTU-120 class name; NTU arrays need one).")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Convert motion between formats and skeletons: resample by time (slerp for rotations),
@@ -41,12 +44,14 @@ def convert(
     to_stdout = output == "-"
     with progress_bar(quiet or to_stdout or len(files) < 2) as bar:
         task = bar.add_task("converting", total=len(files))
-        result = convert_files(files, output, to=to, skeleton=skeleton, fps=fps, read_options=read_options,
+        result = convert_files(files, output, to=to, skeleton=skeleton, fps=fps, action=action, read_options=read_options,
                                write_options=write_options, on_file=lambda _: bar.advance(task))
     if not to_stdout:
         for path in result.written:
             stdout.print(str(path), highlight=False)
-    for _, reason in result.failed:
+    for (_, reason), error in zip(result.failed, result.errors):
+        if os.environ.get("MOTIONGEN_DEBUG"):
+            traceback.print_exception(error)  # to stderr, as for errors outside a file (cli/errors.py)
         report(reason)
     if not quiet and len(files) > 1:
         stderr.print(f"converted {len(files) - len(result.failed)} of {len(files)} files", highlight=False)

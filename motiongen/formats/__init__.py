@@ -11,6 +11,7 @@ other; this registry is the only place that knows them all.
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 from types import ModuleType
 
@@ -59,21 +60,33 @@ def detect_format(path: str | Path) -> ModuleType:
 
 def writer_for(path: str | Path, format_name: str | None = None) -> ModuleType:
     """The format module that writes ``path`` (``--to`` wins over the suffix)."""
+    writable = [n for n in _MODULES if _can_write(get_format(n))]
     if format_name:
+        if format_name in _MODULES and format_name not in writable:
+            raise ConfigError(f"format {format_name!r} is read-only; writable: {', '.join(writable)}")
+        if format_name not in _MODULES:
+            raise ConfigError(f"unknown output format {format_name!r}; writable: {', '.join(writable)}")
         module = get_format(format_name)
     else:
         suffix = Path(path).suffix.lower()
         if suffix not in _DEFAULT_WRITER:
             raise ConfigError(f"cannot tell the output format from {str(path)!r}; pass --to "
-                              f"({', '.join(n for n in _MODULES if _can_write(get_format(n)))})")
+                              f"({', '.join(writable)})")
         module = get_format(_DEFAULT_WRITER[suffix])
-    if not _can_write(module):
-        raise ConfigError(f"format {module.NAME!r} is read-only")
     return module
 
 
 def _can_write(module: ModuleType) -> bool:
     return hasattr(module, "write") or hasattr(module, "write_all")
+
+
+def _accepted(function, options: dict) -> dict:
+    """The options a reader/writer takes: one command line serves every format, so an option
+    for another format (``--layout`` on a BVH input) does not apply here."""
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return options
+    return {k: v for k, v in options.items() if k in parameters}
 
 
 def read_motions(path: str | Path, format_name: str | None = None, **options) -> list[Motion]:
@@ -82,9 +95,9 @@ def read_motions(path: str | Path, format_name: str | None = None, **options) ->
         raise FormatError(path, "no such file")
     module = get_format(format_name) if format_name else detect_format(path)
     if hasattr(module, "read_all"):
-        motions = module.read_all(path, **options)
+        motions = module.read_all(path, **_accepted(module.read_all, options))
     else:
-        motions = [module.read(path, **options)]
+        motions = [module.read(path, **_accepted(module.read, options))]
     if not motions:
         raise FormatError(path, "holds no motion")
     return motions
@@ -102,9 +115,9 @@ def write_motions(motions: list[Motion], path: str | Path, format_name: str | No
     """Write one or several motions to one file (formats holding several) or raise."""
     module = writer_for(path, format_name)
     if hasattr(module, "write_all"):
-        module.write_all(motions, path, **options)
+        module.write_all(motions, path, **_accepted(module.write_all, options))
     elif len(motions) == 1:
-        module.write(motions[0], path, **options)
+        module.write(motions[0], path, **_accepted(module.write, options))
     else:
         raise ConfigError(f"format {module.NAME!r} holds one sequence per file; write to a folder")
 

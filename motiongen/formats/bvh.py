@@ -16,6 +16,7 @@ other joint 3 rotation channels (ZYX by default), an End Site with non-zero leng
 
 from __future__ import annotations
 
+import decimal
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -78,16 +79,18 @@ def read(path, metres_per_unit: float | None = None, skeleton: Skeleton | None =
 
 def parse(data: bytes, path="<bvh>", metres_per_unit: float | None = None,
           skeleton: Skeleton | None = None) -> Motion:
-    joints, frame_count, frame_time, body_start, body_line = _parse_header(data, path)
+    joints, frame_count, fps, body_start, body_line = _parse_header(data, path)
     channel_count = sum(len(j.channels) for j in joints)
     values = _parse_motion(data[body_start:], path, frame_count, channel_count, body_line)
-    return _build_motion(joints, values, frame_time, path, metres_per_unit, skeleton)
+    return _build_motion(joints, values, fps, path, metres_per_unit, skeleton)
 
 
 def _parse_header(data: bytes, path):
     motion_match = re.search(rb"^[ \t]*MOTION[ \t]*\r?$", data, flags=re.MULTILINE)
     if motion_match is None:
-        raise FormatError(path, "no MOTION section (not a BVH file, or truncated)")
+        last_line = max(data.count(b"\n") + (0 if data.endswith(b"\n") else 1), 1)
+        raise FormatError(path, "no MOTION section before the end of the file (not a BVH file, or truncated)",
+                          last_line)
     header = data[: motion_match.start()]
     try:
         header_text = header.decode("utf-8")
@@ -181,7 +184,8 @@ def _parse_header(data: bytes, path):
     frames_match = re.match(rb"\s*Frames:[ \t]*([^\r\n]*)\r?\n", rest)
     if frames_match is None:
         raise FormatError(path, "expected 'Frames: N' after MOTION", line_no + 1)
-    line_no += frames_match.group(0).count(b"\n")
+    # group(0) spans from the end of the MOTION line to the end of the Frames line.
+    line_no += frames_match.group(0).count(b"\n") - 1
     try:
         frame_count = int(frames_match.group(1))
     except ValueError:
@@ -202,7 +206,22 @@ def _parse_header(data: bytes, path):
     if not (np.isfinite(frame_time) and frame_time > 0):
         raise FormatError(path, f"bad frame time {time_match.group(1).decode(errors='replace')!r}", line_no)
     body_start = motion_match.end() + frames_match.end() + time_match.end()
-    return joints, frame_count, frame_time, body_start, line_no + 1
+    return joints, frame_count, _fps_of(frame_time, time_match.group(1)), body_start, line_no + 1
+
+
+def _fps_of(frame_time: float, token: bytes) -> float:
+    """Frames per second from a Frame Time printed to a few decimals: a whole frame rate whose
+    reciprocal rounds to the printed value is taken as is (CMU's 0.0083333 is 120 fps, not
+    120.00048), so resampling to 30 fps lands on every 4th frame and frame counts come out right."""
+    fps = 1.0 / frame_time
+    whole = round(fps)
+    try:
+        exponent = decimal.Decimal(token.decode("ascii").strip()).as_tuple().exponent
+    except (UnicodeDecodeError, decimal.InvalidOperation):
+        return fps
+    if whole >= 1 and isinstance(exponent, int) and abs(1.0 / whole - frame_time) <= 0.5 * 10.0**exponent:
+        return float(whole)
+    return fps
 
 
 def _floats(tokens, count, path, line, what):
@@ -231,6 +250,7 @@ def _parse_motion(body: bytes, path, frame_count: int, channel_count: int, first
             path,
             f"header says {frame_count} frames but the file holds only about {lines_present} "
             f"(truncated file or wrong Frames count)",
+            first_line - 2,  # the "Frames:" line
         )
     raw = np.frombuffer(body, dtype=np.uint8)
     space = _WHITESPACE[raw]
@@ -295,7 +315,7 @@ def _guess_metres_per_unit(rest_height: float, preferred: float | None = None) -
     return float(candidates[np.argmin(np.abs(np.log(np.maximum(heights, 1e-9) / 1.7)))])
 
 
-def _build_motion(joints, values, frame_time, path, metres_per_unit, registry) -> Motion:
+def _build_motion(joints, values, fps, path, metres_per_unit, registry) -> Motion:
     from motiongen.skeletons import find_matching_skeleton  # registry sits above formats' core deps
 
     names = tuple(j.name for j in joints)
@@ -356,6 +376,8 @@ def _build_motion(joints, values, frame_time, path, metres_per_unit, registry) -
         # BVH declares no units: take the matching registry skeleton's, unless the file's size
         # says it is already in another unit; with no match, go by the skeleton's height alone.
         rest = Skeleton(name="probe", joint_names=names, parents=parents, offsets=offsets).rest_positions()
+        tips = rest + np.nan_to_num(end_sites)  # End Sites reach the head top and toe tips
+        rest = np.concatenate([rest, tips])
         preferred = matched.metres_per_unit if matched is not None else None
         metres_per_unit = _guess_metres_per_unit(float(np.ptp(rest[:, 1])), preferred)
         if matched is None:
@@ -375,7 +397,6 @@ def _build_motion(joints, values, frame_time, path, metres_per_unit, registry) -
         metres_per_unit=1.0, description=f"BVH hierarchy of {Path(str(path)).name}",
         source=str(path), **{k: v for k, v in extra.items() if k != "fps"},
     )
-    fps = 1.0 / frame_time
     meta = {"source": str(path), "format": NAME, "bvh_channel_orders": orders,
             "metres_per_unit": scale}
     if varying:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _builders import body_motion, smplh_file
 from motiongen.core import rotations as R
 from motiongen.errors import ConfigError, FormatError
 from motiongen.formats import amass, bvh
@@ -15,35 +16,6 @@ FRAMES = 40
 PELVIS, LEFT_ANKLE, RIGHT_ANKLE, HEAD, LEFT_WRIST = 0, 7, 8, 15, 20
 # AMASS world (Z up, people facing -Y) -> motiongen (Y up, facing +Z): (x, y, z) -> (x, z, -y).
 TO_INTERNAL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-
-
-def body_motion(frames: int = FRAMES, seed: int = 0):
-    """Axis-angle ``[T, 52, 3]`` (SMPL-H joint order) and ``trans [T, 3]``: a walking-like gait with
-    a root that stands SMPL's Y-up body up in the Z-up world and turns about world Z."""
-    rng = np.random.default_rng(seed)
-    time_s = np.arange(frames) / 60.0
-    phase = 2 * np.pi * time_s
-    pose = rng.normal(0.0, 0.08, (frames, 52, 3))
-    pose[:, 1, 0] += 0.4 * np.sin(phase)  # left hip
-    pose[:, 2, 0] -= 0.4 * np.sin(phase)  # right hip
-    pose[:, 4, 0] += 0.3 * (1 - np.cos(phase))  # left knee
-    pose[:, 5, 0] += 0.3 * (1 + np.cos(phase))  # right knee
-    pose[:, 22:] += rng.normal(0.0, 0.3, (frames, 30, 3))  # fingers
-    yaw = 0.7 * time_s
-    stand = R.axis_angle_to_matrix(np.array([np.pi / 2, 0.0, 0.0]))  # +90° about X: Y up -> Z up
-    turn = R.axis_angle_to_matrix(np.stack([0 * yaw, 0 * yaw, yaw], -1))
-    pose[:, 0] = R.matrix_to_axis_angle(turn @ stand)
-    trans = np.stack([0.2 * time_s, -1.2 * time_s, 0.93 + 0.02 * np.sin(2 * phase)], -1)
-    return pose, trans
-
-
-def smplh_file(path, frames: int = FRAMES):
-    pose, trans = body_motion(frames)
-    betas = np.linspace(-1, 1, 16)
-    np.savez(path, poses=pose.reshape(frames, 156), trans=trans, betas=betas,
-             gender=np.array(b"female"), mocap_framerate=np.array(120.0),
-             dmpls=np.zeros((frames, 8)))
-    return pose, trans, betas
 
 
 def smplx_file(path, frames: int = FRAMES, with_poses: bool = True):

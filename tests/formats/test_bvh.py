@@ -166,7 +166,7 @@ def test_writer_profile_is_blender_safe(tmp_path):
     assert re.search(r"Frame Time: 0\.0400000000\n", text)
     first_row = text.split("Frame Time: 0.0400000000\n")[1].splitlines()[0].split()
     assert len(first_row) == 6 + 3 * 3 and all(len(v.split(".")[1]) >= 6 for v in first_row)
-    again = bvh.read(out)
+    again = bvh.read(out, metres_per_unit=1.0)
     assert np.abs(again.positions - motion.positions).max() < 1e-6
 
 

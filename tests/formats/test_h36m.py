@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from _builders import walking_values, write_table
 from motiongen.core import rotations as R
 from motiongen.errors import ConfigError, FormatError
 from motiongen.formats import h36m_expmap, h36m_positions
@@ -63,33 +64,6 @@ def zup_mm_to_internal(points: np.ndarray) -> np.ndarray:
 
 def internal_to_zup_mm(points: np.ndarray) -> np.ndarray:
     return np.stack([points[..., 0], -points[..., 2], points[..., 1]], -1) * 1000.0
-
-
-def walking_values(frames: int = FRAMES, seed: int = 0) -> np.ndarray:
-    """``[T, 99]`` expmap rows: a walking-like gait, small motion everywhere, a root that stands
-    the body up in the Z-up world and turns about world Z, and a root path in mm."""
-    rng = np.random.default_rng(seed)
-    time_s = np.arange(frames) / 50.0
-    phase = 2 * np.pi * 1.0 * time_s
-    expmap = rng.normal(0.0, 0.08, (frames, 32, 3))
-    expmap[:, 1, 0] += 0.4 * np.sin(phase)  # right hip
-    expmap[:, 6, 0] -= 0.4 * np.sin(phase)  # left hip
-    # Knees bend the shin backwards: local rotation +θ about X, i.e. expmap −θ (see the module).
-    expmap[:, 2, 0] -= 0.3 * (1 - np.cos(phase))  # right knee
-    expmap[:, 7, 0] -= 0.3 * (1 + np.cos(phase))  # left knee
-    # Root: the column-vector rotation that stands the body up is Rz(yaw) · Rx(+90°) (Y -> Z);
-    # the row-vector file stores its transpose, so a pure stand-up is the expmap (-π/2, 0, 0).
-    yaw = 0.8 * time_s
-    stand = R.axis_angle_to_matrix(np.array([np.pi / 2, 0.0, 0.0]))
-    turn = R.axis_angle_to_matrix(np.stack([0 * yaw, 0 * yaw, yaw], -1))
-    expmap[:, 0] = R.matrix_to_axis_angle(np.swapaxes(turn @ stand, -1, -2))
-    root_mm = np.stack([100.0 * time_s, -1000.0 * time_s, 920.0 + 20.0 * np.sin(2 * phase)], -1)
-    return np.concatenate([root_mm, expmap.reshape(frames, -1)], axis=1)
-
-
-def write_table(path, values: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(path, values, delimiter=",", fmt="%.7f")
 
 
 def offsets_mm() -> np.ndarray:
