@@ -31,3 +31,23 @@ def cmu_manifest() -> list[dict]:
 
 
 needs_cmu = pytest.mark.skipif(not CMU_DIR.is_dir(), reason=f"real CMU data not found at {CMU_DIR}")
+
+
+# A user skeleton with a jaw, which no shipped skeleton has: retargeting to it must fail by name.
+TALKER = """
+name = "talker"
+[[joints]]
+name = "Hips"
+offset = [0.0, 0.95, 0.0]
+canonical = "pelvis"
+[[joints]]
+name = "Head"
+parent = "Hips"
+offset = [0.0, 0.7, 0.0]
+canonical = "head"
+[[joints]]
+name = "Jaw"
+parent = "Head"
+offset = [0.0, -0.05, 0.08]
+canonical = "jaw"
+"""

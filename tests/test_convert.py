@@ -26,6 +26,7 @@ from motiongen.errors import FormatError, SkeletonError  # noqa: E402
 from motiongen.formats import _io, bvh, ntu_skeleton, read_motion, read_motions, write_motion  # noqa: E402
 from motiongen.retarget import retarget  # noqa: E402
 from motiongen.skeletons import load_skeleton  # noqa: E402
+from _data import TALKER
 
 convert_module = importlib.import_module("motiongen.api.convert")  # the package re-exports the function
 UP = np.array([0.0, 1.0, 0.0])
@@ -446,29 +447,6 @@ def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
 
 # --- retargeting errors ---------------------------------------------------------------------------
 
-TALKER = """
-name = "talker"
-description = "a head with a jaw, which no shipped skeleton has"
-[[joints]]
-name = "Hips"
-offset = [0.0, 0.95, 0.0]
-canonical = "pelvis"
-[[joints]]
-name = "Neck"
-parent = "Hips"
-offset = [0.0, 0.5, 0.0]
-canonical = "neck_base"
-[[joints]]
-name = "Head"
-parent = "Neck"
-offset = [0.0, 0.15, 0.0]
-canonical = "head"
-[[joints]]
-name = "Jaw"
-parent = "Head"
-offset = [0.0, -0.05, 0.08]
-canonical = "jaw"
-"""
 
 
 def test_retarget_error_names_the_joint(tmp_path):

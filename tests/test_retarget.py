@@ -11,6 +11,7 @@ from motiongen.core.motion import Motion
 from motiongen.errors import SkeletonError
 from motiongen.retarget import COINCIDENT_M, retarget, retarget_weights
 from motiongen.skeletons import list_skeletons, load_skeleton, skeleton_from_toml_text
+from _data import TALKER
 
 REGISTRY = list_skeletons()
 PAIRS = list(itertools.product(REGISTRY, REGISTRY))
@@ -161,23 +162,6 @@ def test_coincident_joints_follow_their_parent_or_twin():
     assert np.array_equal(weights[target.index("LeftShoulder")], weights[target.index("Neck")])
 
 
-TALKER = """
-name = "talker"
-[[joints]]
-name = "Hips"
-offset = [0.0, 0.95, 0.0]
-canonical = "pelvis"
-[[joints]]
-name = "Head"
-parent = "Hips"
-offset = [0.0, 0.7, 0.0]
-canonical = "head"
-[[joints]]
-name = "Jaw"
-parent = "Head"
-offset = [0.0, -0.05, 0.08]
-canonical = "jaw"
-"""
 
 
 def test_error_names_the_joint_and_the_skeletons():
