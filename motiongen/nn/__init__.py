@@ -1,0 +1,1 @@
+"""Shared neural-network building blocks (skeleton graphs, graph pyramids, layers)."""
