@@ -10,6 +10,20 @@ import pytest
 from _data import CMU_DIR
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Prepared-dataset caches go to a folder of this test run, not the user's ~/.cache."""
+    import os
+
+    previous = os.environ.get("MOTIONGEN_CACHE")
+    os.environ["MOTIONGEN_CACHE"] = str(tmp_path_factory.mktemp("motiongen-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("MOTIONGEN_CACHE", None)
+    else:
+        os.environ["MOTIONGEN_CACHE"] = previous
+
+
 @pytest.fixture
 def cmu_dir() -> Path:
     if not CMU_DIR.is_dir():

@@ -2,5 +2,7 @@
 
 from motiongen.api.convert import ConvertResult, convert, convert_motion
 from motiongen.api.info import MotionInfo, describe
+from motiongen.api.train import ResolvedTraining, train_from_options
 
-__all__ = ["convert", "convert_motion", "ConvertResult", "describe", "MotionInfo"]
+__all__ = ["convert", "convert_motion", "ConvertResult", "describe", "MotionInfo", "train_from_options",
+           "ResolvedTraining"]

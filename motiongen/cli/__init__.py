@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from motiongen import __version__
-from motiongen.cli import convert, info, skeletons
+from motiongen.cli import convert, info, sample, skeletons, train
 
 app = typer.Typer(
     name="motiongen",
@@ -34,6 +34,8 @@ def root(
 
 app.command("convert")(convert.convert)
 app.command("info")(info.info)
+app.command("train")(train.train)
+app.command("sample")(sample.sample)
 app.add_typer(skeletons.app, name="skeletons")
 
 

@@ -8,7 +8,7 @@ rotations) → retargets to the training skeleton → fills missing joints in ti
 The bone lengths of the returned skeleton are fitted to the training frames (for IK at sampling
 time) and the normalisation statistics come from the training windows only.
 
-The result is cached under ``<dataset folder>/.motiongen-cache/`` keyed by a SHA-256 of every
+The result is cached under `default_cache_dir()` (or ``cache_dir``) keyed by a SHA-256 of every
 input file's path, size and mtime and of every argument that changes the result, so a second
 call loads plain arrays (``allow_pickle=False``) and JSON at once.
 """
@@ -35,7 +35,16 @@ from motiongen.data.manifest import ClipEntry, find_clips
 from motiongen.errors import ConfigError, FormatError, MotionGenError, SkeletonError
 
 CACHE_VERSION = 1  # bump whenever preparation changes what a cached dataset holds
-CACHE_FOLDER = ".motiongen-cache"
+def default_cache_dir() -> Path:
+    """``$MOTIONGEN_CACHE/datasets``, else ``$XDG_CACHE_HOME/motiongen/datasets`` (``~/.cache``):
+    never inside the dataset, which may be read-only or shared."""
+    import os
+
+    base = os.environ.get("MOTIONGEN_CACHE")
+    if base:
+        return Path(base) / "datasets"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "motiongen" / "datasets"
 MAX_WINDOW_FRAMES = 100_000
 MAX_FIT_FRAMES = 200_000  # bone-length fitting uses an evenly spaced subset beyond this
 TRAIN = "train"
@@ -125,7 +134,7 @@ def prepare_dataset(source: str | Path, skeleton: str | Skeleton | None = None, 
     min_clips_per_action: actions with fewer training clips are dropped (with a warning).
     holdout_subjects: without a manifest ``split`` column, these subjects' clips form the
         ``test`` split and the rest ``train``.
-    cache_dir: where prepared datasets are cached (default ``<dataset folder>/.motiongen-cache``).
+    cache_dir: where prepared datasets are cached (default `default_cache_dir()`).
     progress: called as ``progress(done, total)`` while clips are read.
     """
     frames, stride = _check_sizes(frames, stride)
@@ -156,7 +165,7 @@ def prepare_dataset(source: str | Path, skeleton: str | Skeleton | None = None, 
         "min_clips_per_action": int(min_clips_per_action), "holdout_subjects": sorted(holdout),
     }
     key = _cache_key(entries, inputs, arguments)
-    cache_dir = Path(cache_dir) if cache_dir is not None else root / CACHE_FOLDER
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = _load_cache(cache_dir, key)
     if cached is not None:
         return cached

@@ -224,13 +224,15 @@ def test_cache_hit_reads_nothing_and_returns_the_same(subset, tmp_path, monkeypa
 
 @needs_cmu
 def test_default_cache_folder_and_folder_labels(tmp_path, monkeypatch):
-    """A folder without a manifest: labels from folder names; the cache lands inside it and is
-    not mistaken for data on the next scan."""
+    """A folder without a manifest: labels from folder names; the cache lands in the user cache
+    ($MOTIONGEN_CACHE/datasets), never inside the (possibly shared, read-only) data folder."""
     folder = copy_subset(tmp_path / "mocap", ["walking/07_12.bvh", "basketball/06_09.bvh"], manifest=False)
+    monkeypatch.setenv("MOTIONGEN_CACHE", str(tmp_path / "cache"))
     first = prepare_dataset(folder, **SETTINGS)
     assert first.actions == ("basketball", "walking")
     assert [c["file"] for c in first.clips] == ["basketball/06_09.bvh", "walking/07_12.bvh"]
-    assert list((folder / ".motiongen-cache").glob("dataset-*.npz"))
+    assert list((tmp_path / "cache" / "datasets").glob("dataset-*.npz"))
+    assert not [p for p in folder.rglob("*") if "cache" in p.name]
     reads = count_reads(monkeypatch)
     again = prepare_dataset(folder, **SETTINGS)
     assert reads == [] and np.array_equal(again.windows, first.windows)

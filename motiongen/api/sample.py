@@ -1,0 +1,102 @@
+"""``sample``: action-conditioned motion from a generator checkpoint to BVH / arrays / stdout.
+
+BVH output is solved by IK onto a fixed skeleton: the checkpoint's training skeleton (bone
+lengths fitted to the training data), or, after ``--skeleton`` retargeting, a skeleton fitted to
+the retargeted clip (`motiongen.api.convert.solve_rotations`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from motiongen.api.convert import solve_rotations
+from motiongen.core.motion import Motion
+from motiongen.core.ops import resample
+from motiongen.errors import ConfigError
+from motiongen.formats import write_motion
+from motiongen.inference.sampling import check_request, features_to_motions, generate_features, resolve_action
+from motiongen.retarget import retarget
+from motiongen.skeletons import load_skeleton
+
+SUFFIXES = (".bvh", ".npy", ".npz")
+
+
+@dataclass
+class SampleResult:
+    motions: list[Motion]
+    written: list[Path] = field(default_factory=list)
+    action: str = ""
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA device is available here")
+    return torch.device(device)
+
+
+def output_paths(output: str, count: int) -> list[str]:
+    """walk.bvh with 3 samples → walk_000.bvh, walk_001.bvh, walk_002.bvh; '-' stays '-'."""
+    if output == "-":
+        if count > 1:
+            raise ConfigError("-o - writes one sample to stdout; use --count 1 or a file name")
+        return ["-"]
+    path = Path(output)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ConfigError(f"-o {output}: the output must end in {', '.join(SUFFIXES)} (or be - for stdout)")
+    if not path.parent.is_dir() and str(path.parent) not in ("", "."):
+        raise ConfigError(f"-o {output}: folder {path.parent} does not exist")
+    if count == 1:
+        return [str(path)]
+    width = max(3, len(str(count - 1)))
+    return [str(path.with_name(f"{path.stem}_{k:0{width}d}{path.suffix}")) for k in range(count)]
+
+
+def sample(model: str | Path, action: str | int, frames: int | None = None, count: int = 1, seed: int = 0,
+           truncation: float | None = None, skeleton: str | None = None, fps: float | None = None,
+           output: str | None = None, device: str = "auto", batch_size: int = 64) -> SampleResult:
+    """Generate ``count`` clips of ``action``; write them when ``output`` is given."""
+    from motiongen.training.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(model)
+    frames = int(frames if frames is not None else checkpoint.frames)
+    label = resolve_action(action, checkpoint.actions)
+    check_request(frames, count, checkpoint.pair.generator)
+    if truncation is None:
+        truncation = float(checkpoint.config.get("truncation", 1.0))
+    if not 0.0 <= truncation <= 2.0:
+        raise ConfigError(f"--truncation must be between 0 and 2, got {truncation}")
+    paths = output_paths(output, count) if output is not None else []
+    target = load_skeleton(skeleton) if skeleton else None
+    seeds = [seed + k for k in range(count)]
+    features = generate_features(checkpoint.pair.generator, label, frames, seeds, truncation,
+                                 resolve_device(device), batch_size)
+    meta = {"action": checkpoint.actions[label], "model": checkpoint.kind, "truncation": truncation}
+    motions = features_to_motions(features, checkpoint, meta)
+    motions = [m.with_meta(seed=s) for m, s in zip(motions, seeds)]
+    if fps is not None:
+        motions = [resample(m, fps) for m in motions]
+    if target is not None and not target.same_layout(checkpoint.skeleton):
+        motions = [retarget(m, target) for m in motions]
+    result = SampleResult(motions=motions, action=checkpoint.actions[label])
+    if not paths:
+        return result
+    for motion, path in zip(motions, paths):
+        if path == "-" or path.lower().endswith(".bvh"):
+            motion = _with_rotations(motion, checkpoint)
+            write_motion(motion, path, "bvh")
+        else:
+            write_motion(motion, path, "npz")
+        result.written.append(Path(path))
+    return result
+
+
+def _with_rotations(motion: Motion, checkpoint) -> Motion:
+    """IK onto the training skeleton when the motion is on it, else onto one fitted to the clip."""
+    if motion.skeleton.same_layout(checkpoint.skeleton):
+        return motion.with_ik()
+    return solve_rotations(motion)

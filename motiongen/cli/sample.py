@@ -1,0 +1,40 @@
+"""``motiongen sample --model CKPT --action A --frames N -o out.bvh``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from motiongen.cli.console import stderr, stdout
+from motiongen.cli.errors import handle_errors
+from motiongen.cli.options import FpsOption, QuietOption, SkeletonOption
+
+
+@handle_errors
+def sample(
+    model: Annotated[str, typer.Option("--model", "-m", help="Generator checkpoint (.safetensors).")],
+    action: Annotated[str, typer.Option("--action", "-a", help="Action name or index (see the checkpoint's actions).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output .bvh, .npy or .npz (numbered when --count > 1), or - for BVH on stdout.")],
+    frames: Annotated[Optional[int], typer.Option("--frames", "-n", help="Frames to generate (default: the trained length).")] = None,
+    count: Annotated[int, typer.Option("--count", "-k", help="How many samples (sample k uses seed SEED+k).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the first sample.")] = 0,
+    truncation: Annotated[Optional[float], typer.Option("--truncation", help="Truncation ψ (1 = none; default: the model's).")] = None,
+    skeleton: SkeletonOption = None,
+    fps: FpsOption = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Samples generated at once.")] = 64,
+    quiet: QuietOption = False,
+) -> None:
+    """Generate action-conditioned motion from a trained generator (Kinetic-GAN or CSGN)."""
+    from motiongen.api.sample import sample as sample_motion  # torch loads only for commands that need it
+
+    result = sample_motion(model, action, frames=frames, count=count, seed=seed, truncation=truncation,
+                           skeleton=skeleton, fps=fps, output=output, device=device, batch_size=batch_size)
+    if output != "-":
+        for path in result.written:
+            stdout.print(str(path), highlight=False)
+    if not quiet:
+        first = result.motions[0]
+        stderr.print(f"{len(result.motions)} × {result.action!r}: {first.frame_count} frames at {first.fps:g} fps "
+                     f"on {first.skeleton.name}", highlight=False)

@@ -1,0 +1,1 @@
+"""Inference: sampling from generative checkpoints (seeds, truncation, lengths)."""

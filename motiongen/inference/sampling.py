@@ -1,0 +1,90 @@
+"""Sampling motion from a generator checkpoint.
+
+Sample k of a request uses seed ``seed + k`` for every random draw it needs (latent and noise come
+from per-sample CPU generators, see `motiongen.models.base.seeded_normal`), so a sample does not
+depend on the batch size, the count or the device. Generated features (normalised, see
+`motiongen.data.features`) are denormalised with the statistics stored in the checkpoint and
+integrated back to joint positions in metres.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from motiongen.core.motion import Motion
+from motiongen.errors import ConfigError
+
+MAX_FRAMES = 1_000_000  # beyond any real request; refused before allocating
+MAX_COUNT = 100_000
+
+
+def resolve_action(action: str | int, actions: Sequence[str]) -> int:
+    """Index of an action given by name (case-insensitive, spaces/underscores alike) or index."""
+    text = str(action).strip()
+    if text.lstrip("-").isdigit():
+        index = int(text)
+        if not 0 <= index < len(actions):
+            raise ConfigError(f"action index {index} is out of range: this model knows {len(actions)} actions (0..{len(actions) - 1})")
+        return index
+
+    def key(name: str) -> str:
+        return name.lower().replace("_", " ").replace("-", " ").strip()
+
+    keys = [key(a) for a in actions]
+    if key(text) in keys:
+        return keys.index(key(text))
+    close = difflib.get_close_matches(key(text), keys, n=3, cutoff=0.4)
+    hint = f"; closest: {', '.join(repr(actions[keys.index(c)]) for c in close)}" if close else ""
+    raise ConfigError(f"unknown action {text!r}{hint} (known: {', '.join(actions)})")
+
+
+def check_request(frames: int, count: int, generator) -> None:
+    if not 1 <= frames <= MAX_FRAMES:
+        raise ConfigError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
+    if not 1 <= count <= MAX_COUNT:
+        raise ConfigError(f"--count must be between 1 and {MAX_COUNT}, got {count}")
+    reason = generator.frames_supported(frames)
+    if reason:
+        raise ConfigError(reason)
+
+
+@torch.no_grad()
+def generate_features(generator, label: int, frames: int, seeds: Sequence[int], truncation: float = 1.0,
+                      device: torch.device | str = "cpu", batch_size: int = 64) -> np.ndarray:
+    """Normalised features ``[len(seeds), 3, T, V]`` for one action, in batches."""
+    generator = generator.to(device).eval()
+    chunks = []
+    for start in range(0, len(seeds), batch_size):  # batches of samples, not single samples
+        chunk = list(seeds[start:start + batch_size])
+        latent = generator.make_latent(chunk, frames)
+        latent = _to_device(latent, device)
+        labels = torch.full((len(chunk),), int(label), dtype=torch.long, device=device)
+        features = generator(latent, labels, truncation)
+        chunks.append(features[:, :, :frames].float().cpu().numpy())
+    return np.concatenate(chunks)
+
+
+def _to_device(latent, device):
+    if isinstance(latent, torch.Tensor):
+        return latent.to(device)
+    if isinstance(latent, dict):
+        return {k: _to_device(v, device) for k, v in latent.items()}
+    if isinstance(latent, (list, tuple)):
+        return type(latent)(_to_device(v, device) for v in latent)
+    return latent
+
+
+def features_to_motions(features: np.ndarray, checkpoint, meta: dict) -> list[Motion]:
+    """``[N, 3, T, V]`` normalised features → one `Motion` per sample on the training skeleton."""
+    from motiongen.data.features import Normalization, from_features, to_channels_last
+
+    if checkpoint.normalization is None:
+        raise ConfigError(f"{checkpoint.path}: checkpoint has no normalisation statistics; cannot return metres")
+    normalization = Normalization.from_dict(checkpoint.normalization)
+    positions = from_features(normalization.denormalize(to_channels_last(features)))
+    return [Motion(positions=p, skeleton=checkpoint.skeleton, fps=checkpoint.fps, meta=dict(meta, index=k))
+            for k, p in enumerate(positions)]

@@ -1,0 +1,288 @@
+"""Checkpoints (DESIGN §7): inference artefacts apart from resume state.
+
+``NAME.safetensors`` holds the weights — ``generator.*``, ``critic.*`` and ``ema.*`` (the moving
+average of the generator, used for sampling), plus ``skeleton.offsets`` (exact fitted rest
+offsets) — and, in the safetensors header, one metadata
+entry ``motiongen`` with JSON: format version, model kind and config, the skeleton definition
+(TOML text), action vocabulary, normalisation statistics, fps, frames, training step, versions,
+creation time. Truncation centres are a generator buffer, so they travel with the weights.
+Sampling needs nothing else.
+
+``NAME.resume.pt`` beside it holds what only training needs: optimiser states, step, every RNG
+state (as tensors), the data-order state. It is written with ``torch.save`` and read only with
+``torch.load(weights_only=True)``; safetensors never executes anything either. Both files are
+written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as _datetime
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+from torch import nn
+
+from motiongen import __version__
+from motiongen.core.skeleton import Skeleton
+from motiongen.errors import CheckpointError, MotionGenError
+from motiongen.formats._io import atomic_write
+from motiongen.models import create_model, is_model, list_models
+from motiongen.models.base import ModelPair
+
+FORMAT_VERSION = 1
+METADATA_KEY = "motiongen"
+SUFFIX = ".safetensors"
+RESUME_SUFFIX = ".resume.pt"
+PREFIXES = ("generator", "critic", "ema")
+SKELETON_OFFSETS = "skeleton.offsets"  # float64 [J, 3] metres, fitted bone lengths for IK
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+def resume_path_for(checkpoint: str | Path) -> Path:
+    """``run/last.safetensors`` → ``run/last.resume.pt``."""
+    path = Path(checkpoint)
+    name = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem
+    return path.with_name(name + RESUME_SUFFIX)
+
+
+def resolve_checkpoint_path(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (its ``last.safetensors``)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / ("last" + SUFFIX)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    return path
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def _state_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
+    # clone: safetensors refuses tensors that share storage (tied weights, views)
+    return {f"{prefix}.{name}": value.detach().to("cpu").contiguous().clone()
+            for name, value in module.state_dict().items()}
+
+
+def _skeleton_text(skeleton: Skeleton | str) -> str:
+    if isinstance(skeleton, str):
+        return skeleton
+    from motiongen.skeletons import skeleton_to_toml
+
+    return skeleton_to_toml(skeleton)
+
+
+def checkpoint_metadata(pair: ModelPair, meta: dict) -> dict:
+    """The JSON stored under ``motiongen``: fixed fields first, then ``meta``'s own extras."""
+    meta = dict(meta)
+    normalization = meta.pop("normalization", None)
+    if normalization is not None and hasattr(normalization, "to_dict"):
+        normalization = normalization.to_dict()
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": pair.kind,
+        "config": pair.config_dict(),
+        "skeleton": _skeleton_text(meta.pop("skeleton")),
+        "actions": list(meta.pop("actions", [])),
+        "normalization": normalization,
+        "fps": float(meta.pop("fps")),
+        "frames": int(meta.pop("frames")),
+        "step": int(meta.pop("step", 0)),
+        "versions": {"motiongen": __version__, "torch": torch.__version__},
+        "created": _datetime.datetime.now(_datetime.timezone.utc).isoformat(timespec="seconds"),
+        **meta,
+    }
+
+
+def save_checkpoint(path: str | Path, pair: ModelPair, ema_generator: nn.Module | None, meta: dict) -> Path:
+    """Write ``path`` (``*.safetensors``) atomically. ``meta`` needs ``skeleton`` (a Skeleton or
+    its TOML text), ``actions``, ``normalization`` (dict or object with ``to_dict``), ``fps``,
+    ``frames``, ``step``; other JSON-serialisable entries are stored as given."""
+    path = Path(path)
+    tensors = _state_tensors("generator", pair.generator)
+    tensors.update(_state_tensors("critic", pair.critic))
+    tensors.update(_state_tensors("ema", ema_generator if ema_generator is not None else pair.generator))
+    skeleton = meta.get("skeleton")
+    if isinstance(skeleton, Skeleton):  # exact rest offsets (the TOML text keeps 9 digits)
+        tensors[SKELETON_OFFSETS] = torch.from_numpy(skeleton.offsets.copy())
+    header = json.dumps(checkpoint_metadata(pair, meta), allow_nan=False)
+    data = safetensors_bytes(tensors, metadata={METADATA_KEY: header})
+    with atomic_write(path, binary=True) as stream:
+        stream.write(data)
+    return path
+
+
+def save_resume_state(path: str | Path, state: dict) -> Path:
+    """``torch.save`` of plain containers of tensors and numbers, atomically."""
+    buffer = io.BytesIO()
+    torch.save({"format_version": FORMAT_VERSION, **state}, buffer)
+    with atomic_write(path, binary=True) as stream:
+        stream.write(buffer.getvalue())
+    return Path(path)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+@dataclass
+class LoadedCheckpoint:
+    path: Path
+    kind: str  # registry name of the model
+    config: dict  # the model's config dataclass as a dict
+    skeleton: Skeleton
+    actions: list[str]
+    normalization: dict | None  # `motiongen.data` statistics, as stored (from_dict to use them)
+    fps: float
+    frames: int  # window length trained on
+    step: int  # generator steps trained
+    pair: ModelPair  # generator = EMA weights unless loaded with ema=False
+    meta: dict = field(default_factory=dict)  # the whole stored JSON
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The stored JSON of a checkpoint, checked for a known format version (no weights read)."""
+    path = resolve_checkpoint_path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: not a safetensors checkpoint ({reason})") from None
+    if METADATA_KEY not in header:
+        raise CheckpointError(f"{path}: safetensors file without motiongen metadata (not a motiongen checkpoint)")
+    try:
+        meta = json.loads(header[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: motiongen metadata is not valid JSON ({exc.msg})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: motiongen metadata is not a JSON object")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: unknown checkpoint format version {version!r} "
+                              f"(this motiongen {__version__} reads version {FORMAT_VERSION})")
+    missing = [k for k in ("kind", "config", "skeleton", "actions", "fps", "frames") if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: motiongen metadata lacks {', '.join(missing)}")
+    if not is_model(meta["kind"]):
+        known = ", ".join(list_models()) or "none"
+        raise CheckpointError(f"{path}: unknown model kind {meta['kind']!r} (known: {known})")
+    return meta
+
+
+def read_tensors(path: Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors under ``prefix.`` with the prefix removed, on the CPU."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {key[len(prefix) + 1:]: handle.get_tensor(key)
+                    for key in handle.keys() if key.startswith(prefix + ".")}
+    except (SafetensorError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot read weights ({reason})") from None
+
+
+def load_state(path: Path, module: nn.Module, prefix: str) -> None:
+    """Load ``prefix.*`` into ``module``, every key and shape matching."""
+    state = read_tensors(path, prefix)
+    if not state and list(module.state_dict()):
+        raise CheckpointError(f"{path}: holds no {prefix} weights")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{path}: {prefix} weights do not fit the model ({detail})") from None
+
+
+def build_pair(path: Path, meta: dict) -> tuple[ModelPair, Skeleton]:
+    from motiongen.skeletons import skeleton_from_toml_text
+
+    try:
+        skeleton = skeleton_from_toml_text(meta["skeleton"], origin=f"{path} (stored skeleton)")
+    except MotionGenError as exc:
+        raise CheckpointError(f"{path}: stored skeleton is invalid ({exc})") from None
+    offsets = read_tensors(path, "skeleton").get("offsets")
+    if offsets is not None and tuple(offsets.shape) == (skeleton.joint_count, 3):
+        skeleton = skeleton.with_offsets(offsets.double().numpy())
+    config = {k: v for k, v in dict(meta["config"]).items() if k != "num_classes"}
+    try:
+        pair = create_model(meta["kind"], skeleton, num_classes=len(meta["actions"]), **config)
+    except (MotionGenError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot rebuild the {meta['kind']} model from its stored config "
+                              f"({exc})") from None
+    return pair, skeleton
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> LoadedCheckpoint:
+    """Rebuild the model pair of a checkpoint (a file or a run folder) with its weights.
+
+    The generator gets the EMA weights (what sampling should use) unless ``ema=False``; both
+    networks are in eval mode on ``device``."""
+    path = resolve_checkpoint_path(path)
+    meta = read_metadata(path)
+    pair, skeleton = build_pair(path, meta)
+    load_state(path, pair.generator, "ema" if ema else "generator")
+    load_state(path, pair.critic, "critic")
+    pair.generator.to(device).eval()
+    pair.critic.to(device).eval()
+    return LoadedCheckpoint(path=path, kind=meta["kind"], config=dict(meta["config"]), skeleton=skeleton,
+                            actions=list(meta["actions"]), normalization=meta.get("normalization"),
+                            fps=float(meta["fps"]), frames=int(meta["frames"]), step=int(meta.get("step", 0)),
+                            pair=pair, meta=meta)
+
+
+def load_resume_state(path: str | Path) -> dict[str, Any]:
+    """The resume file beside a checkpoint (or the file itself), loaded with ``weights_only=True``."""
+    path = Path(path)
+    if path.name.endswith(SUFFIX):
+        path = resume_path_for(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: resume state not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refused or a corrupt archive: one line either way
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a motiongen resume file ({reason})") from None
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        version = state.get("format_version") if isinstance(state, dict) else None
+        raise CheckpointError(f"{path}: unknown resume format version {version!r} (expected {FORMAT_VERSION})")
+    return state
+
+
+# --- random number generator states (resume) --------------------------------------------------
+
+def global_rng_state(device: torch.device) -> dict[str, Any]:
+    """Every global RNG this process uses, as tensors (loadable with ``weights_only=True``)."""
+    import random
+
+    import numpy as np
+
+    numpy_state = np.random.get_state()
+    python_state = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
+        "numpy_position": int(numpy_state[2]),
+        "numpy_gauss": [int(numpy_state[3]), float(numpy_state[4])],
+        "python": torch.tensor(python_state[1], dtype=torch.int64),
+    }
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_global_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    import random
+
+    import numpy as np
+
+    torch.set_rng_state(state["torch"])
+    has_gauss, gauss = state["numpy_gauss"]
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), int(state["numpy_position"]),
+                         int(has_gauss), float(gauss)))
+    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

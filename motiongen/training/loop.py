@@ -1,0 +1,568 @@
+"""The training loop for the motion GANs (DESIGN §7): one function, `train`, iterating over phases.
+
+Each iteration runs ``n_critic`` critic steps and one generator step (WGAN-GP, Gulrajani et al.
+2017, Algorithm 1; the maths is in `motiongen.training.losses`), then updates the generator's
+moving average (`motiongen.training.ema`). A *step* is one generator step.
+
+Determinism: real windows are drawn by index from epoch permutations of a seeded
+``torch.Generator``; latents come from ``generator.make_latent(seeds)`` with one seed per sample
+(a global counter, so sample k of a step gets the same latent whatever the process count);
+interpolation weights of the gradient penalty and the generator phase's classes come from their
+own seeded generators, augmentation from another. Every one of those states, the global RNGs, the
+optimisers and the running loss sums go into the resume file, so a resumed run continues exactly
+as an uninterrupted one would (on the same device kind).
+
+A run folder holds ``config.json`` (the resolved configuration), ``log.jsonl`` (`log`),
+``last.safetensors`` + ``last.resume.pt`` (`checkpoint`) and, if asked, ``step-XXXXXXX.safetensors``
+snapshots. SIGINT/SIGTERM finish the current step, write a checkpoint and return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import signal
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from motiongen.errors import ConfigError, MotionGenError
+from motiongen.formats._io import atomic_write
+from motiongen.models import create_model
+from motiongen.training import checkpoint as ckpt
+from motiongen.training import distributed
+from motiongen.training.ema import ema_beta, make_ema, update_ema
+from motiongen.training.log import JsonlLog, LossMeter
+from motiongen.training.losses import Networks, WganGpLoss
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
+LAST = "last"
+PRELOAD_BYTES = 2 << 30  # datasets up to this size are normalised once and kept on the device
+
+
+class TrainingDiverged(MotionGenError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass
+class TrainProgress:
+    """What a progress display needs, passed to ``progress`` after every step."""
+
+    step: int  # generator steps done
+    total_steps: int
+    start_step: int  # where this session began (non-zero after --resume)
+    losses: dict[str, float]  # the latest logged averages
+    steps_per_s: float | None  # over the latest log interval
+    event: str  # "start", "step", "log", "checkpoint" or "end"
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int  # generator steps done
+    checkpoint: Path  # the latest checkpoint written
+    interrupted: str | None  # "SIGINT" or "SIGTERM" when a signal stopped the run
+    losses: dict[str, float]  # the latest logged averages
+    seconds: float  # training time of this session
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class Phase:
+    name: str  # "critic" or "generator" (what `WganGpLoss.accumulate_gradients` runs)
+    module: nn.Module  # whose parameters this phase updates
+    optimizer: torch.optim.Optimizer
+    repeats: int  # steps of this phase per iteration
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+def train(
+    *,
+    model: str,  # registry name of the model ("kinetic-gan", "csgn", …)
+    dataset: Any,  # a motiongen.data.MotionDataset (training split): windows, labels, features(indices)
+    run_dir: str | Path,  # folder for config.json, log.jsonl and checkpoints (created)
+    total_steps: int,  # generator steps to reach (each after n_critic critic steps)
+    batch_size: int = 32,  # windows per process per step (global batch = batch_size × processes)
+    model_config: dict | None = None,  # fields of the model's config dataclass (mapping_depth, channels, …)
+    lr_generator: float = 2e-4,  # Adam learning rate of the generator
+    lr_critic: float = 2e-4,  # Adam learning rate of the critic
+    betas: Sequence[float] = (0.5, 0.999),  # Adam betas of both optimisers
+    n_critic: int = 5,  # critic steps per generator step
+    gp_weight: float = 10.0,  # λ of the WGAN-GP gradient penalty
+    drift_weight: float = 0.0,  # ε of the ProGAN drift term E[D(x)²] (0 = off)
+    grad_clip_norm: float | None = None,  # clip each network's gradient norm to this (None = off)
+    ema_halflife_steps: float = 500.0,  # half-life of the generator EMA, in generator steps
+    ema_rampup: float | None = 0.05,  # EMA half-life at most this × step early on (None = no ramp-up)
+    precision: str = "fp32",  # "fp32" or "bf16" (autocast; on CUDA only, fp32 elsewhere)
+    compile: bool = False,  # torch.compile the networks' forwards (the gradient penalty stays eager)
+    device: str = "auto",  # "auto" (CUDA when available), "cpu" or "cuda"
+    seed: int = 0,  # seeds initialisation, data order, latents and augmentation
+    snapshot_every_steps: int = 1000,  # write last.safetensors every this many steps (and at the end)
+    keep_snapshots: bool = False,  # also keep step-XXXXXXX.safetensors at each snapshot
+    log_every_steps: int = 50,  # one log.jsonl line per this many steps
+    augment: bool = True,  # mirror (p = 0.5) and rotate about the up axis each real window
+    resume: bool = False,  # continue from run_dir/last.safetensors + last.resume.pt
+    progress: Callable[[TrainProgress], None] | None = None,  # called after each step on rank 0
+    handle_signals: bool = True,  # SIGINT/SIGTERM write a checkpoint and return (main thread only)
+    extra_config: dict | None = None,  # more entries for config.json and the checkpoint (data options, …)
+) -> TrainResult:
+    """Train a generator/critic pair with WGAN-GP; returns where it stopped (see module docstring)."""
+    settings = {k: v for k, v in locals().items() if k not in ("dataset", "progress", "run_dir")}
+    window_count = len(dataset)
+    _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
+                   ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count)
+    torch_device = resolve_device(device)
+    with distributed.joined(torch_device.type) as world:
+        if torch_device.type == "cuda" and world.distributed:
+            torch_device = torch.device("cuda", world.local_rank)
+        if window_count < batch_size * world.size:
+            raise ConfigError(f"the dataset has {window_count} windows, fewer than one global batch "
+                              f"({batch_size} × {world.size} processes); lower --batch-size or add data")
+        run_dir = Path(run_dir)
+        last_path = run_dir / (LAST + ckpt.SUFFIX)
+        if resume and not last_path.is_file():
+            raise ConfigError(f"{run_dir}: nothing to resume (no {last_path.name})")
+        if world.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        use_bf16 = precision == "bf16" and torch_device.type == "cuda"
+        if precision == "bf16" and not use_bf16:
+            warnings.warn("bf16 autocast runs on CUDA only; training in fp32")
+        model_config = dict(model_config or {})
+        if resume:
+            model_config = _resumed_model_config(last_path, model, model_config, dataset)
+
+        # Models: identical initialisation on every rank (DDP broadcasts rank 0's anyway).
+        torch.manual_seed(_derive_seed(seed, "init"))
+        pair = build_model(model, dataset, model_config)
+        pair.generator.to(torch_device).train()
+        pair.critic.to(torch_device).train()
+        ema = make_ema(pair.generator)
+        adam_kind = {"fused": True} if torch_device.type == "cuda" else {"foreach": True}
+        generator_optimizer = torch.optim.Adam(pair.generator.parameters(), lr=lr_generator, betas=tuple(betas),
+                                               **adam_kind)
+        critic_optimizer = torch.optim.Adam(pair.critic.parameters(), lr=lr_critic, betas=tuple(betas), **adam_kind)
+        phases = [Phase("critic", pair.critic, critic_optimizer, int(n_critic)),
+                  Phase("generator", pair.generator, generator_optimizer, 1)]
+
+        global_batch = batch_size * world.size
+        source = BatchSource(dataset, torch_device, world, augment, seed)
+        state = LoopState(sampler=IndexSampler(window_count, _derive_seed(seed, "order")),
+                          label_generator=torch.Generator().manual_seed(_derive_seed(seed, "labels")),
+                          noise_generator=torch.Generator().manual_seed(_derive_seed(seed, "interpolation")),
+                          latent_base=_derive_seed(seed, "latent") & ((1 << 62) - 1))
+        torch.manual_seed(_derive_seed(seed, "noise", world.rank))  # noise injection, dropout: per rank
+        if resume:
+            _resume(last_path, pair, ema, phases, state, source, world, torch_device)
+
+        config = _resolved_config(settings, pair, dataset, world, torch_device, use_bf16)
+        log = JsonlLog(run_dir / "log.jsonl", enabled=world.is_main)
+        if world.is_main:
+            with atomic_write(run_dir / "config.json") as stream:
+                json.dump(config, stream, indent=2)
+            if resume:
+                log.truncate_after(state.step)
+            elif log.path.exists():
+                log.path.unlink()
+        checkpoint_meta = {"skeleton": dataset.skeleton, "actions": list(dataset.actions),
+                           "normalization": dataset.normalization, "fps": float(dataset.fps),
+                           "frames": int(dataset.frames), "training": config}
+
+        networks = _networks(pair, world, torch_device, compile)
+        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+        loss = WganGpLoss(networks, gp_weight=gp_weight, drift_weight=drift_weight, autocast=autocast)
+        frames = int(dataset.frames)
+        start_step = state.step
+        session_start = time.perf_counter()
+        elapsed_before = state.elapsed_s
+        interval_start, interval_step = session_start, state.step
+        latest: dict[str, float] = {}
+        rate: float | None = None
+        stop = _StopRequest(handle_signals)
+        checkpoint_path = last_path
+
+        def save() -> Path:
+            state.elapsed_s = elapsed_before + time.perf_counter() - session_start
+            snapshot = keep_snapshots and state.step % snapshot_every_steps == 0
+            return _save(run_dir, pair, ema, phases, state, source, world, torch_device,
+                         {**checkpoint_meta, "step": state.step}, snapshot)
+
+        def report(event: str) -> None:
+            if progress is not None and world.is_main:
+                progress(TrainProgress(state.step, total_steps, start_step, dict(latest), rate, event))
+
+        report("start")
+        try:
+            while state.step < total_steps:
+                for phase in phases:
+                    for other in phases:
+                        other.module.requires_grad_(other is phase)
+                    for _ in range(phase.repeats):
+                        batch = _draw(phase.name, state, source, pair.generator, global_batch, frames, world,
+                                      torch_device)
+                        phase.optimizer.zero_grad(set_to_none=True)
+                        values = loss.accumulate_gradients(phase.name, **batch)
+                        if grad_clip_norm:
+                            nn.utils.clip_grad_norm_(phase.module.parameters(), grad_clip_norm)
+                        phase.optimizer.step()
+                        state.meter.add(values)
+                state.step += 1
+                update_ema(ema, pair.generator, ema_beta(state.step, ema_halflife_steps, ema_rampup))
+                event = "step"
+                at_end = state.step == total_steps
+                if state.step % log_every_steps == 0 or at_end:
+                    now = time.perf_counter()
+                    rate = (state.step - interval_step) / max(now - interval_start, 1e-9)
+                    interval_start, interval_step = now, state.step
+                    latest = state.meter.averages()
+                    _check_finite(latest, state.step, checkpoint_path)
+                    log.write({"step": state.step, "time_s": round(elapsed_before + now - session_start, 3),
+                               "steps_per_s": round(rate, 4), **latest,
+                               **({} if state.step % log_every_steps == 0 else {"partial": True})})
+                    if state.step % log_every_steps == 0:  # a partial interval keeps summing (resume stays exact)
+                        state.meter.reset()
+                    event = "log"
+                stopping = distributed.any_rank(stop.signal_name is not None, world, torch_device)
+                if stopping or at_end or state.step % snapshot_every_steps == 0:
+                    checkpoint_path = save()
+                    event = "checkpoint"
+                report(event)
+                if stopping:
+                    break
+        finally:
+            stop.restore()
+        distributed.barrier(world)
+        report("end")
+        return TrainResult(run_dir=run_dir, step=state.step, checkpoint=checkpoint_path,
+                           interrupted=stop.signal_name, losses=latest,
+                           seconds=time.perf_counter() - session_start, config=config)
+
+
+# --- checks and configuration ----------------------------------------------------------------------
+
+def build_model(model: str, dataset, model_config: dict):
+    """The model pair for this dataset's skeleton and actions. A config with a ``frames`` field
+    (the training window) gets the dataset's unless ``model_config`` sets it."""
+    config = dict(model_config)
+    state = torch.get_rng_state()
+    pair = create_model(model, dataset.skeleton, num_classes=len(dataset.actions), **config)
+    if "frames" not in config and pair.config_dict().get("frames", dataset.frames) != dataset.frames:
+        torch.set_rng_state(state)  # the same initialisation as a direct build with this config
+        pair = create_model(model, dataset.skeleton, num_classes=len(dataset.actions),
+                            **config, frames=int(dataset.frames))
+    reason = pair.generator.frames_supported(int(dataset.frames))
+    if reason:
+        raise ConfigError(f"{model} cannot train on {dataset.frames}-frame windows: {reason}")
+    return pair
+
+
+def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
+                   ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count) -> None:
+    """Refuse impossible requests before anything is allocated (DESIGN §8)."""
+    def whole(name, value, minimum=1):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            raise ConfigError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
+
+    whole("total steps", total_steps)
+    whole("batch size", batch_size)
+    whole("n_critic", n_critic)
+    whole("snapshot interval (steps)", snapshot_every_steps)
+    whole("log interval (steps)", log_every_steps)
+    for name, value in (("generator learning rate", lr_generator), ("critic learning rate", lr_critic),
+                        ("EMA half-life (steps)", ema_halflife_steps)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ConfigError(f"Adam betas must be two numbers in [0, 1), got {tuple(betas)}")
+    for name, value in (("gradient-penalty weight", gp_weight), ("drift weight", drift_weight)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} must be ≥ 0, got {value!r}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if window_count < batch_size:
+        raise ConfigError(f"the dataset has {window_count} windows, fewer than one batch of {batch_size}; "
+                          "lower --batch-size or add data")
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked but no CUDA GPU is available")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _derive_seed(seed: int, purpose: str, rank: int = 0) -> int:
+    """A 63-bit seed for one purpose, the same on every machine (unlike ``hash``)."""
+    digest = hashlib.blake2b(f"{int(seed)}/{purpose}/{rank}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def _json_ready(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _resolved_config(settings: dict, pair, dataset, world: distributed.World, device: torch.device,
+                     use_bf16: bool) -> dict:
+    """config.json: the arguments as resolved (model config filled in, precision and device as used)."""
+    extra = settings.pop("extra_config", None) or {}
+    meta = getattr(dataset, "meta", {}) or {}
+    config = {
+        **{k: v for k, v in settings.items() if k not in ("resume", "handle_signals", "model_config")},
+        "model_config": pair.config_dict(),
+        "betas": list(settings["betas"]),
+        "precision": "bf16" if use_bf16 else "fp32",
+        "device": device.type,
+        "world_size": world.size,
+        "global_batch_size": settings["batch_size"] * world.size,
+        "dataset": {"source": meta.get("source"), "windows": len(dataset), "frames": int(dataset.frames),
+                    "fps": float(dataset.fps), "skeleton": dataset.skeleton.name, "actions": list(dataset.actions)},
+        **extra,
+    }
+    return _json_ready(config)
+
+
+def _resumed_model_config(last_path: Path, model: str, model_config: dict, dataset) -> dict:
+    """The stored model config, after checking the request and the data agree with the run."""
+    meta = ckpt.read_metadata(last_path)
+    if meta["kind"] != model:
+        raise ConfigError(f"{last_path}: the run trains {meta['kind']!r}, not {model!r}")
+    stored = dict(meta["config"])
+    changed = [k for k, v in model_config.items() if k in stored and _json_ready(v) != _json_ready(stored[k])]
+    if changed:
+        raise ConfigError(f"{last_path}: cannot change the model on resume ({', '.join(sorted(changed))} differ)")
+    if list(meta["actions"]) != list(dataset.actions):
+        raise ConfigError(f"{last_path}: the data's actions differ from the run's ({len(dataset.actions)} vs "
+                          f"{len(meta['actions'])}); resume with the same data")
+    if int(meta["frames"]) != int(dataset.frames):
+        raise ConfigError(f"{last_path}: the run trains on {meta['frames']}-frame windows, not {dataset.frames}")
+    stored_norm = meta.get("normalization")
+    if stored_norm is not None and _json_ready(stored_norm) != _json_ready(dataset.normalization.to_dict()):
+        warnings.warn("the dataset's normalisation statistics changed since the run began (data changed?)")
+    return {k: v for k, v in stored.items() if k != "num_classes"}
+
+
+# --- data, latents, phases ---------------------------------------------------------------------------
+
+class IndexSampler:
+    """Window indices in epoch permutations drawn from a seeded CPU generator."""
+
+    def __init__(self, count: int, seed: int):
+        self.count = count
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(count, generator=self.generator)
+        self.cursor = 0
+
+    def draw(self, n: int) -> torch.Tensor:
+        parts, needed = [], n
+        while needed:
+            if self.cursor == self.count:
+                self.order = torch.randperm(self.count, generator=self.generator)
+                self.cursor = 0
+            take = min(needed, self.count - self.cursor)
+            parts.append(self.order[self.cursor:self.cursor + take])
+            self.cursor += take
+            needed -= take
+        return torch.cat(parts)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "order": self.order.clone(), "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state["order"].numel()) != self.count:
+            raise ConfigError(f"the dataset has {self.count} windows, the run was trained on "
+                              f"{state['order'].numel()}; resume with the same data")
+        self.generator.set_state(state["generator"])
+        self.order = state["order"].clone()
+        self.cursor = int(state["cursor"])
+
+
+class BatchSource:
+    """Real batches: normalised features on the device (preloaded when small), augmented."""
+
+    def __init__(self, dataset, device: torch.device, world: distributed.World, augment: bool, seed: int):
+        self.dataset = dataset
+        self.device = device
+        self.labels = torch.as_tensor(np.asarray(dataset.labels), dtype=torch.long)
+        sample_bytes = 4 * 3 * int(dataset.frames) * dataset.skeleton.joint_count
+        self.features = None
+        if len(dataset) * sample_bytes <= PRELOAD_BYTES:  # in chunks: features() makes temporaries
+            chunks = [torch.as_tensor(np.asarray(dataset.features(np.arange(start, min(start + 4096, len(dataset))))))
+                      for start in range(0, len(dataset), 4096)]
+            self.features = torch.cat(chunks).to(device)
+        self.labels_on_device = self.labels.to(device)
+        self.augment = augment
+        where = device if self.features is not None else torch.device("cpu")
+        self.augment_generator = torch.Generator(device=where).manual_seed(_derive_seed(seed, "augment", world.rank))
+
+    def real(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``[B, 3, T, V]`` and labels ``[B]`` of these window indices, on the device."""
+        if self.features is not None:
+            on_device = indices.to(self.device)
+            features, labels = self.features[on_device], self.labels_on_device[on_device]
+        else:
+            features = torch.as_tensor(np.asarray(self.dataset.features(indices.numpy())))
+            labels = self.labels[indices]
+        if self.augment:
+            from motiongen.data.augment import augment_features
+
+            features = augment_features(features, self.dataset.normalization, self.dataset.skeleton,
+                                        self.augment_generator)
+        return features.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+
+
+@dataclass
+class LoopState:
+    """Everything besides weights and optimisers that a resumed run needs."""
+
+    sampler: IndexSampler
+    label_generator: torch.Generator  # classes of the generator phase
+    noise_generator: torch.Generator  # interpolation weights of the gradient penalty
+    latent_base: int  # first latent seed
+    latent_draws: int = 0  # latent batches drawn so far (the seeds' counter)
+    step: int = 0  # generator steps done
+    elapsed_s: float = 0.0  # training seconds before this session
+    meter: LossMeter = field(default_factory=LossMeter)
+
+
+def _draw(phase: str, state: LoopState, source: BatchSource, generator, global_batch: int, frames: int,
+          world: distributed.World, device: torch.device) -> dict:
+    """One phase's inputs: every rank draws the global batch and keeps its shard."""
+    seeds = state.latent_base + state.latent_draws * global_batch + torch.arange(global_batch)
+    state.latent_draws += 1
+    latent = generator.make_latent(distributed.shard(seeds, world).tolist(), frames).to(device, non_blocking=True)
+    if phase == "critic":
+        indices = distributed.shard(state.sampler.draw(global_batch), world)
+        interpolation = distributed.shard(torch.rand(global_batch, generator=state.noise_generator), world)
+        real, labels = source.real(indices)
+        return {"real_features": real, "labels": labels, "latent": latent,
+                "interpolation": interpolation.to(device, non_blocking=True)}
+    picks = torch.randint(len(source.labels), (global_batch,), generator=state.label_generator)
+    labels = source.labels[distributed.shard(picks, world)].to(device, non_blocking=True)
+    return {"real_features": None, "labels": labels, "latent": latent}
+
+
+def _networks(pair, world: distributed.World, device: torch.device, compile: bool) -> Networks:
+    generator_train = distributed.wrap(pair.generator, world, device)
+    critic_train = distributed.wrap(pair.critic, world, device)
+    generator_plain, critic_plain = pair.generator, pair.critic
+    if compile:  # one compiled wrapper per distinct module (in a world of one, *_train is *_plain)
+        cache: dict[int, Callable] = {}
+
+        def compiled(module: nn.Module) -> Callable:
+            if id(module) not in cache:
+                cache[id(module)] = torch.compile(module)
+            return cache[id(module)]
+
+        generator_train, critic_train = compiled(generator_train), compiled(critic_train)
+        generator_plain, critic_plain = compiled(generator_plain), compiled(critic_plain)
+    return Networks(generator_train=generator_train, generator_plain=generator_plain, critic_train=critic_train,
+                    critic_plain=critic_plain, critic_eager=pair.critic, generator_module=pair.generator,
+                    critic_module=pair.critic)
+
+
+def _check_finite(losses: dict[str, float], step: int, checkpoint: Path) -> None:
+    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+    if bad:
+        where = f"; the last checkpoint is {checkpoint}" if checkpoint.is_file() else ""
+        raise TrainingDiverged(f"training diverged at step {step}: {', '.join(bad)} not finite{where}")
+
+
+# --- checkpoints and resume ---------------------------------------------------------------------------
+
+def _rank_state(state: LoopState, source: BatchSource, device: torch.device) -> dict:
+    return {"rng": ckpt.global_rng_state(device), "augment": source.augment_generator.get_state()}
+
+
+def _save(run_dir: Path, pair, ema, phases: list[Phase], state: LoopState, source: BatchSource,
+          world: distributed.World, device: torch.device, meta: dict, snapshot: bool) -> Path:
+    """Write last.safetensors + last.resume.pt (rank 0; every rank contributes its RNG states)."""
+    per_rank = distributed.gather_objects(_rank_state(state, source, device), world)
+    last = run_dir / (LAST + ckpt.SUFFIX)
+    if world.is_main:
+        resume_state = {
+            "step": state.step, "elapsed_s": state.elapsed_s, "world_size": world.size,
+            "optimizers": {phase.name: phase.optimizer.state_dict() for phase in phases},
+            "sampler": state.sampler.state_dict(), "label_generator": state.label_generator.get_state(),
+            "noise_generator": state.noise_generator.get_state(), "latent_base": state.latent_base,
+            "latent_draws": state.latent_draws, "meter": state.meter.state_dict(), "ranks": per_rank,
+        }
+        compute_centres = getattr(ema, "compute_truncation_centres", None)
+        if callable(compute_centres):
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+                compute_centres()
+        ckpt.save_checkpoint(last, pair, ema, meta)
+        ckpt.save_resume_state(ckpt.resume_path_for(last), resume_state)
+        if snapshot:
+            ckpt.save_checkpoint(run_dir / f"step-{state.step:07d}{ckpt.SUFFIX}", pair, ema, meta)
+    distributed.barrier(world)
+    return last
+
+
+def _resume(last: Path, pair, ema, phases: list[Phase], state: LoopState, source: BatchSource,
+            world: distributed.World, device: torch.device) -> None:
+    ckpt.load_state(last, pair.generator, "generator")
+    ckpt.load_state(last, pair.critic, "critic")
+    ckpt.load_state(last, ema, "ema")
+    resume_state = ckpt.load_resume_state(last)
+    stored_step = int(ckpt.read_metadata(last).get("step", -1))
+    if int(resume_state["step"]) != stored_step:
+        raise ConfigError(f"{last}: resume state is for step {resume_state['step']}, weights for step "
+                          f"{stored_step} (interrupted while saving?)")
+    for phase in phases:
+        phase.optimizer.load_state_dict(resume_state["optimizers"][phase.name])
+    state.sampler.load_state_dict(resume_state["sampler"])
+    state.label_generator.set_state(resume_state["label_generator"])
+    state.noise_generator.set_state(resume_state["noise_generator"])
+    state.latent_base = int(resume_state["latent_base"])
+    state.latent_draws = int(resume_state["latent_draws"])
+    state.step = int(resume_state["step"])
+    state.elapsed_s = float(resume_state["elapsed_s"])
+    state.meter.load_state_dict(resume_state["meter"], device)
+    ranks = resume_state["ranks"]
+    if int(resume_state["world_size"]) == world.size and world.rank < len(ranks):
+        mine = ranks[world.rank]
+        ckpt.restore_global_rng_state(mine["rng"], device)
+        try:
+            source.augment_generator.set_state(mine["augment"])
+        except (RuntimeError, TypeError):
+            warnings.warn("augmentation RNG state is for another device; reseeding it")
+    else:
+        warnings.warn(f"resuming a {resume_state['world_size']}-process run with {world.size} processes: "
+                      "per-process random streams restart (results will not match an uninterrupted run)")
+        torch.manual_seed(_derive_seed(state.step, "noise-resume", world.rank))
+
+
+# --- signals ------------------------------------------------------------------------------------------
+
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag the loop checks after each step; a second one acts at once."""
+
+    def __init__(self, enabled: bool):
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+        if enabled and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.signal_name = signal.Signals(signum).name
+        previous = self._previous.get(signum)
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()

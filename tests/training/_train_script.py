@@ -1,0 +1,87 @@
+"""Run by the training tests in a subprocess (also under torchrun), with the tiny test model.
+
+    python _train_script.py cli ARGS...        the `motiongen` CLI, dataset preparation stubbed
+                                               with the synthetic dataset (any existing --data)
+    python _train_script.py ddp RUN_DIR DUMP   train 3 steps through the library; every rank saves
+                                               its final weights and the files it wrote to DUMP/rank{r}.pt
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+import _tiny  # noqa: E402
+
+_tiny.register()
+
+
+def cli(arguments: list[str]) -> None:
+    import motiongen.api.train as api
+
+    api._prepare = lambda data, options, world, progress: _tiny.synthetic_dataset()
+    from motiongen.cli import app
+
+    app(arguments, prog_name="motiongen")
+
+
+def ddp(run_dir: str, dump: str) -> None:
+    import os
+
+    from motiongen.training import checkpoint, log, loop
+
+    captured: dict = {"writes": []}
+    original_build, original_make_ema = loop.build_model, loop.make_ema
+
+    def build(*args, **kwargs):
+        captured["pair"] = original_build(*args, **kwargs)
+        return captured["pair"]
+
+    def make_ema(generator):
+        captured["ema"] = original_make_ema(generator)
+        return captured["ema"]
+
+    def recording(original):
+        def wrapper(path, *args, **kwargs):
+            captured["writes"].append(str(path))
+            return original(path, *args, **kwargs)
+        return wrapper
+
+    loop.build_model, loop.make_ema = build, make_ema
+    loop.atomic_write = recording(loop.atomic_write)
+    checkpoint.atomic_write = recording(checkpoint.atomic_write)
+    log.atomic_write = recording(log.atomic_write)
+    original_write = log.JsonlLog.write
+
+    def log_write(self, record):
+        if self.enabled:
+            captured["writes"].append(str(self.path))
+        original_write(self, record)
+
+    log.JsonlLog.write = log_write
+    result = loop.train(model=_tiny.TINY, dataset=_tiny.synthetic_dataset(), run_dir=run_dir, total_steps=3,
+                        batch_size=3, n_critic=2, log_every_steps=1, snapshot_every_steps=2, device="cpu",
+                        ema_halflife_steps=2.0)
+    pair = captured["pair"]
+    state = {f"generator.{k}": v for k, v in pair.generator.state_dict().items()}
+    state.update({f"critic.{k}": v for k, v in pair.critic.state_dict().items()})
+    state.update({f"ema.{k}": v for k, v in captured["ema"].state_dict().items()})
+    rank = int(os.environ.get("RANK", "0"))
+    torch.save({"state": state, "writes": captured["writes"], "step": result.step,
+                "world_size": int(os.environ.get("WORLD_SIZE", "1"))}, Path(dump) / f"rank{rank}.pt")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "cli":
+        cli(sys.argv[2:])
+    elif sys.argv[1] == "ddp":
+        ddp(sys.argv[2], sys.argv[3])
+    else:
+        raise SystemExit(f"unknown mode {sys.argv[1]!r}")

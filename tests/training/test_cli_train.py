@@ -1,0 +1,104 @@
+"""``motiongen train``: help, dry run, one-line errors with exit code 2, a short run and --resume."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+from typer.testing import CliRunner
+
+from motiongen.cli import app
+from motiongen.training import load_checkpoint
+from motiongen.training.log import read_log
+
+TINY_KGAN = ["--frames", "16", "--fps", "15", "--batch-size", "2", "--n-critic", "1", "--channels", "8,4",
+             "--mapping-depth", "2", "--model-option", "latent_dim=8", "--model-option", "w_dim=8",
+             "--model-option", "critic_channels=[4,8]", "--device", "cpu", "--log-every", "1"]
+
+
+def run(*args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_help_lists_models_and_options():
+    result = run("train", "--help")
+    assert result.exit_code == 0
+    for text in ("kinetic-gan", "csgn", "--data", "--resume", "--dry-run", "--precision", "--n-critic",
+                 "--gp-weight", "--mapping-depth", "--holdout-subjects", "--snapshot-every"):
+        assert text in result.stdout, text
+
+
+def test_dry_run_prints_the_resolved_config(tmp_path, cmu_data_dir):
+    out = tmp_path / "run"
+    result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--steps", "7", "--out", out, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    assert resolved["model"] == "kinetic-gan" and resolved["total_steps"] == 7
+    assert resolved["model_config"]["generator_channels"] == [8, 4] and resolved["model_config"]["frames"] == 16
+    assert resolved["model_config"]["mapping_depth"] == 2
+    assert resolved["options"]["batch_size"] == 2 and resolved["options"]["lr_generator"] == 2e-4
+    assert resolved["dataset"]["actions"] == ["jumping", "walking"] and resolved["dataset"]["windows"] > 2
+    assert resolved["parameters"]["generator"] > 0
+    assert not out.exists()
+
+
+def test_epochs_become_steps(cmu_data_dir):
+    result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--epochs", "2", "--dry-run")
+    resolved = json.loads(result.stdout)
+    windows = resolved["dataset"]["windows"]
+    assert resolved["total_steps"] == -(-2 * windows // 2)  # batch 2, n_critic 1
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["kinetic-gn", "--data", "."], ["unknown model 'kinetic-gn'", "did you mean kinetic-gan"]),
+    (["kinetic-gan", "--data", "no/such/folder"], ["no/such/folder"]),
+    (["kinetic-gan", "--data", ".", "--steps", "0"], ["--steps"]),
+    (["kinetic-gan", "--data", ".", "--frames", "0"], ["--frames"]),
+    (["kinetic-gan", "--data", ".", "--frames", "1000000000"], ["--frames"]),
+    (["kinetic-gan", "--data", ".", "--batch-size", "0"], ["--batch-size"]),
+    (["kinetic-gan", "--data", ".", "--steps", "5", "--epochs", "1"], ["--steps or --epochs"]),
+    (["kinetic-gan", "--data", ".", "--channels", "8,x"], ["--channels"]),
+    (["kinetic-gan"], ["--data is required"]),
+    (["--resume", "no/such/run"], ["no/such/run", "no checkpoint"]),
+])
+def test_bad_requests_are_one_line_errors(args, fragments):
+    assert_one_line_error(run("train", *args), *fragments)
+
+
+def test_bad_model_option_and_too_few_windows(tmp_path, cmu_data_dir):
+    assert_one_line_error(run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--model-option",
+                              "mapping_dept=3", "--out", tmp_path / "a"), "mapping_dept")
+    assert_one_line_error(run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--batch-size", "500",
+                              "--out", tmp_path / "b"), "fewer than one batch")
+
+
+def test_train_then_resume(tmp_path, cmu_data_dir):
+    out = tmp_path / "run"
+    first = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--steps", "2", "--out", out, "--quiet")
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout.strip() == str(out / "last.safetensors")
+    again = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--steps", "2", "--out", out)
+    assert_one_line_error(again, "already holds a run", f"--resume {out}")
+    changed = run("train", "--resume", out, "--frames", "32")
+    assert_one_line_error(changed, "--frames")
+
+    resumed = run("train", "--resume", out, "--steps", "3", "--json")  # model, data and options from the run
+    assert resumed.exit_code == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["step"] == 3 and summary["interrupted"] is None
+    assert load_checkpoint(out).step == 3
+    assert [r["step"] for r in read_log(out / "log.jsonl")] == [1, 2, 3]
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"]["steps"] == 3 and config["model_config"]["generator_channels"] == [8, 4]

@@ -1,0 +1,197 @@
+"""The training loop: exact resume, the JSONL log, WGAN-GP sanity, early refusals, EMA, sharding."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import _tiny
+from motiongen.errors import ConfigError
+from motiongen.training import TrainingDiverged, load_checkpoint, train
+from motiongen.training import distributed
+from motiongen.training.ema import ema_beta, make_ema, update_ema
+from motiongen.training.log import read_log
+
+LOSS_KEYS = {"critic_loss", "wasserstein_gap", "gradient_penalty", "critic_real", "critic_fake", "generator_loss"}
+KGAN_TINY = {"latent_dim": 8, "w_dim": 8, "mapping_depth": 2, "generator_channels": [8, 4], "critic_channels": [4, 8]}
+CSGN_TINY = {"latent_channels": 4, "class_channels": 4, "channels": [8, 8, 8, 8, 8, 8],
+             "critic_channels": [8, 8, 8, 8, 8, 8]}
+
+
+def _run(dataset, run_dir, total_steps, model=_tiny.TINY, **overrides):
+    options = dict(batch_size=4, n_critic=2, log_every_steps=2, snapshot_every_steps=100, device="cpu",
+                   ema_halflife_steps=3.0, seed=5, handle_signals=False)
+    options.update(overrides)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train(model=model, dataset=dataset, run_dir=run_dir, total_steps=total_steps, **options)
+
+
+def _assert_same_weights(a, b):
+    first, second = load_file(str(a)), load_file(str(b))
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+
+
+def _losses(path, steps=None):
+    records = [r for r in read_log(path) if not r.get("partial")]
+    return [{k: r[k] for k in LOSS_KEYS | {"step"}} for r in records if steps is None or r["step"] in steps]
+
+
+# --- resume ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stop_at", [4, 3])  # at a log step, and in the middle of a log interval
+def test_resume_is_exact(tmp_path, synthetic, stop_at):
+    _run(synthetic, tmp_path / "whole", 8)
+    first = _run(synthetic, tmp_path / "split", stop_at)
+    assert first.step == stop_at
+    second = _run(synthetic, tmp_path / "split", 8, resume=True)
+    assert second.step == 8
+    _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
+    assert _losses(tmp_path / "whole" / "log.jsonl") == _losses(tmp_path / "split" / "log.jsonl")
+    assert [r["step"] for r in _losses(tmp_path / "split" / "log.jsonl")] == [2, 4, 6, 8]
+
+
+def test_resume_is_exact_kinetic_gan_on_real_data(tmp_path, cmu_dataset):
+    """The real model, real CMU windows, augmentation on: still bit-identical."""
+    options = dict(model="kinetic-gan", model_config=KGAN_TINY, n_critic=1)
+    _run(cmu_dataset, tmp_path / "whole", 4, **options)
+    _run(cmu_dataset, tmp_path / "split", 2, **options)
+    _run(cmu_dataset, tmp_path / "split", 4, resume=True, **options)
+    _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
+    assert _losses(tmp_path / "whole" / "log.jsonl") == _losses(tmp_path / "split" / "log.jsonl")
+
+
+def test_resume_refuses_another_model_or_nothing(tmp_path, synthetic):
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        _run(synthetic, tmp_path, 2, resume=True)
+    _run(synthetic, tmp_path, 1)
+    with pytest.raises(ConfigError, match="cannot change the model"):
+        _run(synthetic, tmp_path, 2, resume=True, model_config={"hidden": 3})
+
+
+# --- what a run writes --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
+def test_builtin_models_train_on_real_data(tmp_path, cmu_dataset, model, config):
+    """A short real run: finite WGAN-GP losses with the expected keys, a checkpoint that samples."""
+    result = _run(cmu_dataset, tmp_path, 4, model=model, model_config=config, keep_snapshots=True,
+                  snapshot_every_steps=2)
+    records = read_log(tmp_path / "log.jsonl")
+    assert [r["step"] for r in records] == [2, 4]
+    for record in records:
+        assert LOSS_KEYS | {"step", "time_s", "steps_per_s", "timestamp"} <= set(record)
+        assert all(math.isfinite(record[k]) for k in LOSS_KEYS)
+        assert record["gradient_penalty"] >= 0
+        assert math.isclose(record["wasserstein_gap"], record["critic_real"] - record["critic_fake"], rel_tol=1e-4,
+                            abs_tol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json", "last.resume.pt", "last.safetensors", "log.jsonl",
+        "step-0000002.safetensors", "step-0000004.safetensors"]
+    loaded = load_checkpoint(result.checkpoint)
+    assert loaded.step == 4 and loaded.actions == list(cmu_dataset.actions)
+    generator = loaded.pair.generator
+    latent = generator.make_latent([0, 1], cmu_dataset.frames)
+    truncation = 0.95 if model == "kinetic-gan" else 1.0  # Kinetic-GAN's centres were computed at the save
+    motion = generator(latent, torch.tensor([0, 1]), truncation)
+    assert motion.shape == (2, 3, cmu_dataset.frames, cmu_dataset.skeleton.joint_count)
+    assert torch.isfinite(motion).all()
+
+
+def test_critic_learns_the_gap_on_a_tiny_run(tmp_path, synthetic):
+    """WGAN-GP behaves: the critic separates real from fake (gap > 0) and the penalty stays O(1)."""
+    _run(synthetic, tmp_path, 12, n_critic=5, log_every_steps=4, lr_critic=1e-3)
+    records = read_log(tmp_path / "log.jsonl")
+    assert records[-1]["wasserstein_gap"] > 0
+    assert all(0 <= r["gradient_penalty"] < 10 for r in records)
+
+
+def test_config_json_is_the_resolved_configuration(tmp_path, synthetic):
+    import json
+
+    _run(synthetic, tmp_path, 1, extra_config={"options": {"data": "somewhere"}})
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"] == _tiny.TINY
+    assert config["model_config"] == {"latent_channels": 4, "hidden": 8}
+    assert config["precision"] == "fp32" and config["device"] == "cpu" and config["world_size"] == 1
+    assert config["dataset"]["windows"] == len(synthetic) and config["options"] == {"data": "somewhere"}
+
+
+def test_divergence_stops_with_a_clear_error(tmp_path, synthetic, monkeypatch):
+    from motiongen.training import losses
+
+    original = losses.WganGpLoss.accumulate_gradients
+
+    def poisoned(self, phase, *args, **kwargs):
+        values = original(self, phase, *args, **kwargs)
+        return {k: v * float("nan") for k, v in values.items()}
+
+    monkeypatch.setattr(losses.WganGpLoss, "accumulate_gradients", poisoned)
+    with pytest.raises(TrainingDiverged, match="diverged at step 2"):
+        _run(synthetic, tmp_path, 4)
+
+
+# --- early refusals -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"batch_size": 0}, "batch size"),
+    ({"total_steps": 0}, "total steps"),
+    ({"total_steps": -5}, "total steps"),
+    ({"batch_size": 100}, "fewer than one batch"),
+    ({"n_critic": 0}, "n_critic"),
+    ({"precision": "fp8"}, "precision"),
+    ({"device": "tpu"}, "device"),
+    ({"lr_generator": 0.0}, "learning rate"),
+])
+def test_impossible_requests_are_refused_early(tmp_path, synthetic, overrides, message):
+    options = {"total_steps": 2, **overrides}
+    with pytest.raises(ConfigError, match=message):
+        _run(synthetic, tmp_path / "run", **options)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_frames_the_model_cannot_make_are_refused(tmp_path, synthetic):
+    with pytest.raises(ConfigError, match="multiple of 16"):  # Kinetic-GAN needs T = 16k
+        _run(synthetic, tmp_path, 1, model="kinetic-gan", model_config=KGAN_TINY)
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+
+def test_ema_halflife_and_buffers():
+    assert ema_beta(1000, halflife_steps=10, rampup=None) == pytest.approx(0.5 ** 0.1)
+    assert ema_beta(20, halflife_steps=10, rampup=0.05) == pytest.approx(0.5)  # ramp-up: half-life 1 step
+    generator = _tiny.TinyGenerator(_tiny.TinyConfig(), joints=3, num_classes=2)
+    ema = make_ema(generator)
+    with torch.no_grad():
+        for p in generator.parameters():
+            p.add_(1.0)
+        generator.body[1].running_mean.fill_(7.0)
+    before = [p.clone() for p in ema.parameters()]
+    update_ema(ema, generator, beta=0.5)
+    for old, new, target in zip(before, ema.parameters(), generator.parameters()):
+        assert torch.allclose(new, (old + target) / 2)
+    assert torch.equal(ema.body[1].running_mean, generator.body[1].running_mean)  # buffers copied
+    assert not any(p.requires_grad for p in ema.parameters())
+
+
+def test_shards_partition_the_global_batch():
+    values = torch.arange(12)
+    parts = [distributed.shard(values, distributed.World(rank=r, size=3)) for r in range(3)]
+    assert torch.equal(torch.cat(parts), values)
+    assert distributed.shard(values, distributed.World()) is values
+
+
+def test_world_from_env(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    world = distributed.world_from_env()
+    assert (world.rank, world.size, world.local_rank, world.is_main) == (2, 4, 0, False)
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name)
+    assert distributed.world_from_env() == distributed.World()
