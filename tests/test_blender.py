@@ -409,3 +409,29 @@ def test_example_script_fps_from_file_is_exact(bpy_python, tmp_path):
     assert state["fps"] / state["fps_base"] == pytest.approx(motion.fps, rel=1e-7)
     assert float(exact["fps"]) == pytest.approx(motion.fps, rel=1e-5)
     assert (state["frame_start"], state["frame_end"]) == (1, 24)
+
+
+def test_sampled_1024_frame_clip_imports_upright(bpy_python, tmp_path):
+    """`motiongen sample --frames 1024 -o x.bvh` from a CSGN checkpoint (trained a few steps on
+    real clips): Blender gets 1024 frames, the skeleton stands upright along Blender's +Z."""
+    sys.path.insert(0, str(HERE / "training"))
+    from _tiny import cmu_subset
+
+    from motiongen.api.sample import sample
+    from motiongen.api.train import train_from_options
+
+    _cmu("walking/02_01.bvh")
+    data = cmu_subset(tmp_path / "data")
+    config = {"channels": [16, 16, 8, 8, 8], "latent_channels": 8, "class_channels": 4,
+              "critic_channels": [8, 8, 16, 16, 16]}
+    train_from_options("csgn", data, out=tmp_path / "run", frames=32, fps=30, batch_size=4, steps=4,
+                       n_critic=2, model_config=config, seed=0)
+    out = tmp_path / "walk.bvh"
+    sample(tmp_path / "run", "walking", frames=1024, output=str(out), device="cpu")
+    motion = bvh.read(out)
+    assert motion.frame_count == 1024
+    dump = blender_dump(bpy_python, out, tmp_path / "dump.npz")
+    assert check_blender_matches(motion, dump) < TOLERANCE
+    names = list(motion.skeleton.joint_names)
+    heads = dump["heads"]
+    assert np.mean(heads[:, names.index("Head"), 2] > heads[:, names.index("LeftFoot"), 2]) > 0.9
