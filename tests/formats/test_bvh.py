@@ -287,3 +287,16 @@ def test_fuzzed_files_give_a_motion_or_a_format_error(data):
     except FormatError:
         return
     assert isinstance(motion, Motion) and np.isfinite(motion.positions).all()
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "mixed.bvh"
+    path.write_text(MIXED)
+    out = tmp_path / "out.bvh"
+    bvh.write(bvh.read(path, metres_per_unit=0.01), out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
