@@ -17,6 +17,7 @@ from motiongen.core.motion import Motion
 from motiongen.core.ops import resample
 from motiongen.errors import ConfigError
 from motiongen.formats import write_motion
+from motiongen.render.pictures import RenderOptions, check_output, render_motions
 from motiongen.inference.sampling import check_request, features_to_motions, generate_features, resolve_action
 from motiongen.retarget import retarget
 from motiongen.skeletons import load_skeleton
@@ -29,6 +30,7 @@ class SampleResult:
     motions: list[Motion]
     written: list[Path] = field(default_factory=list)
     action: str = ""
+    picture: Path | None = None
 
 
 def resolve_device(device: str) -> torch.device:
@@ -58,8 +60,10 @@ def output_paths(output: str, count: int) -> list[str]:
 
 def sample(model: str | Path, action: str | int, frames: int | None = None, count: int = 1, seed: int = 0,
            truncation: float | None = None, skeleton: str | None = None, fps: float | None = None,
-           output: str | None = None, device: str = "auto", batch_size: int = 64) -> SampleResult:
-    """Generate ``count`` clips of ``action``; write them when ``output`` is given."""
+           output: str | None = None, device: str = "auto", batch_size: int = 64,
+           render: str | Path | None = None) -> SampleResult:
+    """Generate ``count`` clips of ``action``; write them when ``output`` is given, and draw them
+    side by side (GIF/MP4 animation or PNG contact sheet) when ``render`` is given."""
     from motiongen.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(model)
@@ -71,6 +75,8 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
     if not 0.0 <= truncation <= 2.0:
         raise ConfigError(f"--truncation must be between 0 and 2, got {truncation}")
     paths = output_paths(output, count) if output is not None else []
+    if render is not None:
+        render = check_output(render)  # a bad picture name fails before any work
     target = load_skeleton(skeleton) if skeleton else None
     seeds = [seed + k for k in range(count)]
     features = generate_features(checkpoint.pair.generator, label, frames, seeds, truncation,
@@ -83,8 +89,6 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
     if target is not None and not target.same_layout(checkpoint.skeleton):
         motions = [retarget(m, target) for m in motions]
     result = SampleResult(motions=motions, action=checkpoint.actions[label])
-    if not paths:
-        return result
     for motion, path in zip(motions, paths):
         if path == "-" or path.lower().endswith(".bvh"):
             motion = _with_rotations(motion, checkpoint)
@@ -92,6 +96,9 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
         else:
             write_motion(motion, path, "npz")
         result.written.append(Path(path))
+    if render is not None:
+        titles = [f"{result.action} · seed {s}" for s in seeds]
+        result.picture = render_motions(motions, titles, render, RenderOptions(columns=min(count, 4))).path
     return result
 
 

@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "lr_critic": 2e-4, "betas": [0.5, 0.999], "n_critic": 5, "gp_weight": 10.0, "drift_weight": 0.0,
     "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32", "compile": False,
     "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False, "log_every_steps": 50,
-    "augment": True, "model_config": {},
+    "render_every_steps": 1000, "augment": True, "model_config": {},
 }
 DEFAULT_STEPS = 10_000
 MAX_FRAMES = 100_000
@@ -32,7 +32,8 @@ GENERATOR_WIDTHS_FIELD = {"kinetic-gan": "generator_channels", "csgn": "channels
 # Options a resumed run may change (the rest must match the run, or the weights/data would not fit).
 CHANGEABLE_ON_RESUME = {"steps", "epochs", "lr_generator", "lr_critic", "betas", "n_critic", "gp_weight",
                         "drift_weight", "grad_clip_norm", "ema_halflife_steps", "precision", "compile", "device",
-                        "snapshot_every_steps", "keep_snapshots", "log_every_steps", "augment", "batch_size"}
+                        "snapshot_every_steps", "keep_snapshots", "log_every_steps", "render_every_steps", "augment",
+                        "batch_size"}
 
 
 @dataclass
@@ -207,7 +208,8 @@ def train_from_options(
             precision=resolved["precision"], compile=resolved["compile"], device=resolved["device"],
             seed=resolved["seed"], snapshot_every_steps=resolved["snapshot_every_steps"],
             keep_snapshots=resolved["keep_snapshots"], log_every_steps=resolved["log_every_steps"],
-            augment=resolved["augment"], resume=resume is not None, progress=progress,
+            render_every_steps=resolved["render_every_steps"], augment=resolved["augment"],
+            resume=resume is not None, progress=progress,
             extra_config={"options": stored},
         )
 

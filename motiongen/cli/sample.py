@@ -9,13 +9,14 @@ import typer
 from motiongen.cli.console import stderr, stdout
 from motiongen.cli.errors import handle_errors
 from motiongen.cli.options import FpsOption, QuietOption, SkeletonOption
+from motiongen.errors import ConfigError
 
 
 @handle_errors
 def sample(
     model: Annotated[str, typer.Option("--model", "-m", help="Generator checkpoint (.safetensors).")],
     action: Annotated[str, typer.Option("--action", "-a", help="Action name or index (see the checkpoint's actions).")],
-    output: Annotated[str, typer.Option("--output", "-o", help="Output .bvh, .npy or .npz (numbered when --count > 1), or - for BVH on stdout.")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output .bvh, .npy or .npz (numbered when --count > 1), or - for BVH on stdout.")] = None,
     frames: Annotated[Optional[int], typer.Option("--frames", "-n", help="Frames to generate (default: the trained length).")] = None,
     count: Annotated[int, typer.Option("--count", "-k", help="How many samples (sample k uses seed SEED+k).")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the first sample.")] = 0,
@@ -24,15 +25,19 @@ def sample(
     fps: FpsOption = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples generated at once.")] = 64,
+    render: Annotated[Optional[str], typer.Option("--render", help="Also draw the samples side by side: .gif or .mp4 (animation), .png (contact sheet).")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Generate action-conditioned motion from a trained generator (Kinetic-GAN or CSGN)."""
+    if output is None and render is None:
+        raise ConfigError("say where the samples go: -o FILE (.bvh, .npy, .npz or -) and/or --render PICTURE")
     from motiongen.api.sample import sample as sample_motion  # torch loads only for commands that need it
 
     result = sample_motion(model, action, frames=frames, count=count, seed=seed, truncation=truncation,
-                           skeleton=skeleton, fps=fps, output=output, device=device, batch_size=batch_size)
+                           skeleton=skeleton, fps=fps, output=output, device=device, batch_size=batch_size,
+                           render=render)
     if output != "-":
-        for path in result.written:
+        for path in result.written + ([result.picture] if result.picture else []):
             stdout.print(str(path), highlight=False)
     if not quiet:
         first = result.motions[0]

@@ -139,6 +139,7 @@ def train(
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.", show_default=False)] = None,
     snapshot_every: Annotated[Optional[int], typer.Option("--snapshot-every", help="Write last.safetensors every N steps (default 1000).", show_default=False)] = None,
     keep_snapshots: Annotated[Optional[bool], typer.Option("--keep-snapshots/--no-keep-snapshots", help="Also keep step-XXXXXXX.safetensors at each snapshot.", show_default=False)] = None,
+    render_every: Annotated[Optional[int], typer.Option("--render-every", help="Draw samples/step-N.png (one row per action) every N steps; 0 = never (default 1000).", show_default=False)] = None,
     log_every: Annotated[Optional[int], typer.Option("--log-every", help="One log.jsonl line every N steps (default 50).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved configuration (JSON) and exit without training.")] = False,
     json_output: JsonOption = False,
@@ -168,7 +169,8 @@ def train(
                 steps=steps, epochs=epochs, lr_generator=lr_generator, lr_critic=lr_critic, n_critic=n_critic,
                 gp_weight=gp_weight, model_config=model_config or None, precision=precision, compile=compile,
                 ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment,
-                snapshot_every_steps=snapshot_every, keep_snapshots=keep_snapshots, log_every_steps=log_every)
+                snapshot_every_steps=snapshot_every, keep_snapshots=keep_snapshots, log_every_steps=log_every,
+                render_every_steps=render_every)
     except TrainingDiverged as exc:  # the run failed, not the request: exit 1
         display.stop()
         report(str(exc))

@@ -37,7 +37,7 @@ def atomic_write(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
         raise FormatError(target, f"output folder {directory} does not exist")
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
     try:
-        os.chmod(temp_name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the user's usual mode
+        os.chmod(temp_name, user_file_mode())  # mkstemp makes 0600; outputs get the user's usual mode
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        newline=None if binary else "\n") as stream:
             yield stream
@@ -48,10 +48,11 @@ def atomic_write(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
         raise
 
 
-def _umask() -> int:
+def user_file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file (0666 less the umask)."""
     current = os.umask(0)
     os.umask(current)
-    return current
+    return 0o666 & ~current
 
 
 def save_npz(path: str | os.PathLike, **arrays) -> None:

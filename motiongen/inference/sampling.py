@@ -80,11 +80,19 @@ def _to_device(latent, device):
 
 def features_to_motions(features: np.ndarray, checkpoint, meta: dict) -> list[Motion]:
     """``[N, 3, T, V]`` normalised features → one `Motion` per sample on the training skeleton."""
-    from motiongen.data.features import Normalization, from_features, to_channels_last
-
     if checkpoint.normalization is None:
         raise ConfigError(f"{checkpoint.path}: checkpoint has no normalisation statistics; cannot return metres")
-    normalization = Normalization.from_dict(checkpoint.normalization)
+    return motions_from_features(features, checkpoint.normalization, checkpoint.skeleton, checkpoint.fps, meta)
+
+
+def motions_from_features(features: np.ndarray, normalization, skeleton, fps: float,
+                          meta: dict | None = None) -> list[Motion]:
+    """The same from the parts a checkpoint (or a dataset during training) holds; ``normalization``
+    is a `Normalization` or its dict."""
+    from motiongen.data.features import Normalization, from_features, to_channels_last
+
+    if not isinstance(normalization, Normalization):
+        normalization = Normalization.from_dict(normalization)
     positions = from_features(normalization.denormalize(to_channels_last(features)))
-    return [Motion(positions=p, skeleton=checkpoint.skeleton, fps=checkpoint.fps, meta=dict(meta, index=k))
+    return [Motion(positions=p, skeleton=skeleton, fps=fps, meta=dict(meta or {}, index=k))
             for k, p in enumerate(positions)]

@@ -43,6 +43,7 @@ from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import JsonlLog, LossMeter
 from motiongen.training.losses import Networks, WganGpLoss
+from motiongen.training.preview import render_preview
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
@@ -111,6 +112,7 @@ def train(
     snapshot_every_steps: int = 1000,  # write last.safetensors every this many steps (and at the end)
     keep_snapshots: bool = False,  # also keep step-XXXXXXX.safetensors at each snapshot
     log_every_steps: int = 50,  # one log.jsonl line per this many steps
+    render_every_steps: int = 0,  # draw samples/step-XXXXXXX.png from the EMA generator (0 = never)
     augment: bool = True,  # mirror (p = 0.5) and rotate about the up axis each real window
     resume: bool = False,  # continue from run_dir/last.safetensors + last.resume.pt
     progress: Callable[[TrainProgress], None] | None = None,  # called after each step on rank 0
@@ -121,7 +123,8 @@ def train(
     settings = {k: v for k, v in locals().items() if k not in ("dataset", "progress", "run_dir")}
     window_count = len(dataset)
     _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
-                   ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count)
+                   ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
+                   render_every_steps)
     torch_device = resolve_device(device)
     with distributed.joined(torch_device.type) as world:
         if torch_device.type == "cuda" and world.distributed:
@@ -236,6 +239,8 @@ def train(
                 if stopping or at_end or state.step % snapshot_every_steps == 0:
                     checkpoint_path = save()
                     event = "checkpoint"
+                if world.is_main and render_every_steps and (state.step % render_every_steps == 0 or at_end):
+                    render_preview(ema, dataset, run_dir / "samples" / f"step-{state.step:07d}.png", state.step)
                 report(event)
                 if stopping:
                     break
@@ -267,7 +272,8 @@ def build_model(model: str, dataset, model_config: dict):
 
 
 def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
-                   ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count) -> None:
+                   ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
+                   render_every_steps) -> None:
     """Refuse impossible requests before anything is allocated (DESIGN §8)."""
     def whole(name, value, minimum=1):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -277,6 +283,7 @@ def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, b
     whole("batch size", batch_size)
     whole("n_critic", n_critic)
     whole("snapshot interval (steps)", snapshot_every_steps)
+    whole("picture interval (steps)", render_every_steps, minimum=0)
     whole("log interval (steps)", log_every_steps)
     for name, value in (("generator learning rate", lr_generator), ("critic learning rate", lr_critic),
                         ("EMA half-life (steps)", ema_halflife_steps)):

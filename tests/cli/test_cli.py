@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from typer.testing import CliRunner
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "formats"))  # the dataset-layout builders
 
 from _builders import walking_values, write_table  # noqa: E402
 from _ntu_fixtures import two_people  # noqa: E402
+from _cli import assert_ok, assert_one_line_error, run  # noqa: E402
 from motiongen import __version__  # noqa: E402
 from motiongen.cli import app  # noqa: E402
 from motiongen.core.motion import Motion  # noqa: E402
@@ -33,28 +33,6 @@ from motiongen.skeletons import list_skeletons, load_skeleton, skeleton_from_tom
 REGISTRY = ["cmu31", "h36m16", "h36m17", "h36m32", "ntu25", "smpl22", "smpl24", "smplh52"]
 REPO = TESTS.parent
 CMU_DIR = REPO.parent / "shared" / "data" / "cmu"
-
-
-def run(*args: str, env: dict | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], env=env)
-
-
-def assert_ok(result) -> None:
-    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-
-
-def assert_one_line_error(result, *fragments: str) -> str:
-    """Exit 2, exactly one line on stderr starting with 'error:' and holding every fragment,
-    no traceback anywhere."""
-    assert result.exit_code == 2, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, f"expected one stderr line, got {lines}"
-    assert lines[0].startswith("error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
-    assert "Traceback" not in result.stdout + result.stderr
-    return lines[0]
 
 
 # --- builders -------------------------------------------------------------------------------------
@@ -166,7 +144,8 @@ COMMAND_PATHS = _command_paths(typer.main.get_command(app))
 
 
 def test_the_app_has_the_commands_we_know():
-    assert {("convert",), ("info",), ("skeletons",), ("skeletons", "list"), ("skeletons", "show")} <= set(COMMAND_PATHS)
+    assert {("convert",), ("info",), ("skeletons",), ("skeletons", "list"), ("skeletons", "show"), ("train",),
+            ("sample",), ("render",), ("export-mesh",)} <= set(COMMAND_PATHS)
 
 
 @pytest.mark.parametrize("path", COMMAND_PATHS, ids=[" ".join(p) or "(root)" for p in COMMAND_PATHS])

@@ -120,3 +120,32 @@ def test_missing_or_foreign_checkpoint(tmp_path):
     result = CliRunner().invoke(app, ["sample", "--model", str(junk), "--action", "a", "-o", str(tmp_path / "x.bvh")])
     assert result.exit_code == 2 and "not a safetensors checkpoint" in result.stderr
     assert CMU_DIR  # the module-level skip covers the rest
+
+
+def test_samples_drawn_side_by_side(checkpoints, tmp_path):
+    from PIL import Image
+
+    out, picture = tmp_path / "walk.npz", tmp_path / "walk.gif"
+    result = CliRunner().invoke(app, ["sample", "--model", str(checkpoints["csgn"]), "--action", "walking",
+                                      "--frames", "48", "--count", "2", "-o", str(out), "--render", str(picture),
+                                      "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "walk_000.npz"), str(tmp_path / "walk_001.npz"), str(picture)]
+    with Image.open(picture) as gif:
+        assert gif.n_frames == 48 and gif.size == (640, 320)  # 48 frames at 30 fps, two 320-pixel panels
+    sheet = tmp_path / "only.png"
+    result = CliRunner().invoke(app, ["sample", "--model", str(checkpoints["csgn"]), "--action", "walking",
+                                      "--render", str(sheet), "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0 and result.stdout.split() == [str(sheet)], result.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--render", "{tmp}/x.jpg"], ".gif, .mp4, .png"),
+    ([], "-o FILE"),
+])
+def test_bad_picture_requests(checkpoints, tmp_path, args, fragment):
+    result = CliRunner().invoke(app, ["sample", "--model", str(checkpoints["csgn"]), "--action", "walking",
+                                      *[a.format(tmp=tmp_path) for a in args]])
+    assert result.exit_code == 2 and fragment in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

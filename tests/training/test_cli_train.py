@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
-from typer.testing import CliRunner
-
-from motiongen.cli import app
+from _cli import assert_one_line_error, run
 from motiongen.training import load_checkpoint
 from motiongen.training.log import read_log
 
 TINY_KGAN = ["--frames", "16", "--fps", "15", "--batch-size", "2", "--n-critic", "1", "--channels", "8,4",
              "--mapping-depth", "2", "--model-option", "latent_dim=8", "--model-option", "w_dim=8",
              "--model-option", "critic_channels=[4,8]", "--device", "cpu", "--log-every", "1"]
-
-
-def run(*args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_help_lists_models_and_options():
@@ -89,6 +71,7 @@ def test_train_then_resume(tmp_path, cmu_data_dir):
     first = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--steps", "2", "--out", out, "--quiet")
     assert first.exit_code == 0, first.stderr
     assert first.stdout.strip() == str(out / "last.safetensors")
+    assert [p.name for p in (out / "samples").iterdir()] == ["step-0000002.png"]  # the last step is drawn
     again = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--steps", "2", "--out", out)
     assert_one_line_error(again, "already holds a run", f"--resume {out}")
     changed = run("train", "--resume", out, "--frames", "32")
@@ -100,5 +83,6 @@ def test_train_then_resume(tmp_path, cmu_data_dir):
     assert summary["step"] == 3 and summary["interrupted"] is None
     assert load_checkpoint(out).step == 3
     assert [r["step"] for r in read_log(out / "log.jsonl")] == [1, 2, 3]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-0000002.png", "step-0000003.png"]
     config = json.loads((out / "config.json").read_text())
     assert config["options"]["steps"] == 3 and config["model_config"]["generator_channels"] == [8, 4]
