@@ -182,9 +182,10 @@ class Scene:
             bones = LineCollection([], linewidths=2.4 * min(width, height) / 320, capstyle="round", zorder=2)
             ax.add_collection(bones)
             joints = ax.scatter([], [], s=9 * (min(width, height) / 320) ** 2, zorder=3, linewidths=0)
-            ax.text(0.03, 0.97, panel.title, transform=ax.transAxes, va="top", ha="left", fontsize=8, color="0.15")
-            clock = ax.text(0.03, 0.03, "", transform=ax.transAxes, va="bottom", ha="left", fontsize=7, color="0.35")
-            lost = ax.text(0.97, 0.03, "", transform=ax.transAxes, va="bottom", ha="right", fontsize=7, color=MISSING_RGB)
+            font = max(5.0, 8.0 * min(width, height) / 320)
+            ax.text(0.03, 0.97, panel.title, transform=ax.transAxes, va="top", ha="left", fontsize=font, color="0.15")
+            clock = ax.text(0.03, 0.03, "", transform=ax.transAxes, va="bottom", ha="left", fontsize=0.9 * font, color="0.35")
+            lost = ax.text(0.97, 0.03, "", transform=ax.transAxes, va="bottom", ha="right", fontsize=0.9 * font, color=MISSING_RGB)
             half_h = 0.62 * track.height
             self._artists.append((ax, trail, bones, joints, clock, lost, (half_h * width / height, half_h)))
 
