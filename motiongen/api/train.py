@@ -25,6 +25,11 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False, "log_every_steps": 50,
     "render_every_steps": 1000, "augment": True, "model_config": {},
 }
+# Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
+# norms clipped at 100; one phase, so an epoch is one pass of that phase).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hgvae": {"frames": 50, "lr_generator": 1e-4, "grad_clip_norm": 100.0, "n_critic": 1},
+}
 DEFAULT_STEPS = 10_000
 MAX_FRAMES = 100_000
 # ``--channels`` (the generator's widths) is spelt differently by each model's config dataclass.
@@ -57,9 +62,9 @@ class ResolvedTraining:
 
 # --- options ---------------------------------------------------------------------------------------
 
-def resolve_options(given: dict[str, Any], saved: dict[str, Any] | None) -> dict[str, Any]:
-    """Explicit options win, then the resumed run's, then `DEFAULTS`."""
-    resolved = dict(DEFAULTS)
+def resolve_options(given: dict[str, Any], saved: dict[str, Any] | None, model: str | None = None) -> dict[str, Any]:
+    """Explicit options win, then the resumed run's, then the model's `MODEL_DEFAULTS`, then `DEFAULTS`."""
+    resolved = {**DEFAULTS, **MODEL_DEFAULTS.get(model or "", {})}
     if saved:
         resolved.update({k: v for k, v in saved.items() if k in DEFAULTS})
     for key, value in given.items():
@@ -180,7 +185,7 @@ def train_from_options(
         config = dict(config)
         config[GENERATOR_WIDTHS_FIELD[model]] = config.pop("channels")
         options["model_config"] = config
-    resolved = resolve_options(options, saved)
+    resolved = resolve_options(options, saved, model)
     check_options(resolved)
     run_dir = resume if resume is not None else Path(out) if out is not None else Path("runs") / model
     if resume is None and not dry_run and (run_dir / "last.safetensors").is_file():
@@ -258,5 +263,5 @@ def _dry_run(model, data, run_dir, options, stored, total_steps, resume, world, 
                  "actions": list(dataset.actions), "windows_per_action": dataset.label_counts()},
         model_config=json.loads(json.dumps(config, default=str)),
         parameters={"generator": sum(p.numel() for p in pair.generator.parameters()),
-                    "critic": sum(p.numel() for p in pair.critic.parameters())},
+                    "critic": sum(p.numel() for p in pair.critic.parameters()) if pair.critic is not None else 0},
     )

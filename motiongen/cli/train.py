@@ -18,7 +18,8 @@ from motiongen.cli.options import FpsOption, JsonOption, LabelsOption, LayoutOpt
 from motiongen.errors import ConfigError
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
-LOSS_NAMES = {"critic_loss": "D", "wasserstein_gap": "gap", "gradient_penalty": "gp", "generator_loss": "G"}
+LOSS_NAMES = {"critic_loss": "D", "wasserstein_gap": "gap", "gradient_penalty": "gp", "generator_loss": "G",
+              "elbo": "-ELBO", "nll": "NLL", "kl": "KL"}
 
 
 def _csv_ints(value: str | None, flag: str) -> list[int] | None:
@@ -110,7 +111,7 @@ class _Display:
 
 @handle_errors
 def train(
-    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan or csgn (optional with --resume).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan, csgn or hgvae (optional with --resume).", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Dataset: a folder of motion files (with manifest.csv, or labelled by folder names), a manifest .csv, or NTU arrays (.npy/.npz).", show_default=False)] = None,
     skeleton: SkeletonOption = None,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Training window length in frames (default 64).", show_default=False)] = None,
@@ -145,7 +146,8 @@ def train(
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Train a motion GAN (WGAN-GP) on your motion data; resumable, multi-GPU with torchrun."""
+    """Train a motion model on your motion data: the GANs (WGAN-GP) or HG-VAE (for impute);
+    resumable, multi-GPU with torchrun."""
     model_config = _model_options(model_option)
     if mapping_depth is not None:
         model_config["mapping_depth"] = mapping_depth

@@ -120,7 +120,8 @@ class _Clip:
 def prepare_dataset(source: str | Path, skeleton: str | Skeleton | None = None, frames: int = 64,
                     fps: float | None = None, stride: int | None = None, layout: str | None = None,
                     labels: Path | None = None, min_clips_per_action: int = 1,
-                    holdout_subjects: Sequence[str] = (), cache_dir: Path | None = None,
+                    holdout_subjects: Sequence[str] = (), subjects: Sequence[str] | None = None,
+                    cache_dir: Path | None = None,
                     progress: Callable[[int, int], None] | None = None) -> MotionDataset:
     """Windows of every clip of ``source``, labelled and split (see the module docstring).
 
@@ -134,6 +135,8 @@ def prepare_dataset(source: str | Path, skeleton: str | Skeleton | None = None, 
     min_clips_per_action: actions with fewer training clips are dropped (with a warning).
     holdout_subjects: without a manifest ``split`` column, these subjects' clips form the
         ``test`` split and the rest ``train``.
+    subjects: only these subjects' clips (e.g. the held-out subjects, as one plain set to evaluate
+        on: every clip is then ``train`` and no action is dropped for want of training clips).
     cache_dir: where prepared datasets are cached (default `default_cache_dir()`).
     progress: called as ``progress(done, total)`` while clips are read.
     """
@@ -147,6 +150,8 @@ def prepare_dataset(source: str | Path, skeleton: str | Skeleton | None = None, 
     target = _resolve_skeleton(skeleton)
     array_source = source.is_file() and source.suffix.lower() in _ARRAY_SUFFIXES
     if array_source:
+        if subjects is not None:
+            raise ConfigError(f"{source}: choosing subjects works on folders and manifests, not arrays")
         if layout is None:
             raise ConfigError(f"{source}: an array dataset needs its layout (stgcn, msg3d or ctrgcn); "
                               "it cannot be told from the file")
@@ -154,6 +159,11 @@ def prepare_dataset(source: str | Path, skeleton: str | Skeleton | None = None, 
         inputs = [source, *([Path(labels)] if labels is not None else _label_files(source))]
     else:
         entries, root = find_clips(source)
+        if subjects is not None:
+            wanted = {str(s).strip() for s in subjects}
+            _check_subjects(tuple(wanted), [entry.subject for entry in entries])
+            entries = [entry for entry in entries if entry.subject is not None
+                       and any(_same_subject(entry.subject, s) for s in wanted)]
         inputs = [entry.path for entry in entries]
         if holdout and any(entry.split is not None for entry in entries):
             raise ConfigError(f"{source}: the manifest has a split column; holdout_subjects would "
@@ -163,6 +173,7 @@ def prepare_dataset(source: str | Path, skeleton: str | Skeleton | None = None, 
         "skeleton": None if target is None else _skeleton_signature(target), "frames": frames, "fps": fps,
         "stride": stride, "layout": layout, "labels": None if labels is None else str(Path(labels).resolve()),
         "min_clips_per_action": int(min_clips_per_action), "holdout_subjects": sorted(holdout),
+        **({} if subjects is None else {"subjects": sorted(str(s).strip() for s in subjects)}),
     }
     key = _cache_key(entries, inputs, arguments)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()

@@ -106,7 +106,8 @@ def save_checkpoint(path: str | Path, pair: ModelPair, ema_generator: nn.Module 
     ``frames``, ``step``; other JSON-serialisable entries are stored as given."""
     path = Path(path)
     tensors = _state_tensors("generator", pair.generator)
-    tensors.update(_state_tensors("critic", pair.critic))
+    if pair.critic is not None:  # likelihood models (HG-VAE) have none
+        tensors.update(_state_tensors("critic", pair.critic))
     tensors.update(_state_tensors("ema", ema_generator if ema_generator is not None else pair.generator))
     skeleton = meta.get("skeleton")
     if isinstance(skeleton, Skeleton):  # exact rest offsets (the TOML text keeps 9 digits)
@@ -225,9 +226,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", ema: b
     meta = read_metadata(path)
     pair, skeleton = build_pair(path, meta)
     load_state(path, pair.generator, "ema" if ema else "generator")
-    load_state(path, pair.critic, "critic")
     pair.generator.to(device).eval()
-    pair.critic.to(device).eval()
+    if pair.critic is not None:
+        load_state(path, pair.critic, "critic")
+        pair.critic.to(device).eval()
     return LoadedCheckpoint(path=path, kind=meta["kind"], config=dict(meta["config"]), skeleton=skeleton,
                             actions=list(meta["actions"]), normalization=meta.get("normalization"),
                             fps=float(meta["fps"]), frames=int(meta["frames"]), step=int(meta.get("step", 0)),
@@ -286,3 +288,17 @@ def restore_global_rng_state(state: dict[str, Any], device: torch.device) -> Non
     random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def update_metadata(path: str | Path, **entries: Any) -> Path:
+    """Add or replace top-level entries of a checkpoint's JSON (e.g. a calibrated threshold),
+    rewriting the file atomically with the same tensors."""
+    path = resolve_checkpoint_path(path)
+    meta = read_metadata(path)
+    meta.update(entries)
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta, allow_nan=False)})
+    with atomic_write(path, binary=True) as stream:
+        stream.write(data)
+    return path

@@ -42,7 +42,7 @@ from motiongen.training import checkpoint as ckpt
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import JsonlLog, LossMeter
-from motiongen.training.losses import Networks, WganGpLoss
+from motiongen.training.losses import Networks, VaeLoss, WganGpLoss
 from motiongen.training.preview import render_preview
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -148,15 +148,21 @@ def train(
         # Models: identical initialisation on every rank (DDP broadcasts rank 0's anyway).
         torch.manual_seed(_derive_seed(seed, "init"))
         pair = build_model(model, dataset, model_config)
+        likelihood_model = pair.critic is None  # a VAE: one phase on its own bound, no critic
         pair.generator.to(torch_device).train()
-        pair.critic.to(torch_device).train()
+        if not likelihood_model:
+            pair.critic.to(torch_device).train()
         ema = make_ema(pair.generator)
         adam_kind = {"fused": True} if torch_device.type == "cuda" else {"foreach": True}
         generator_optimizer = torch.optim.Adam(pair.generator.parameters(), lr=lr_generator, betas=tuple(betas),
                                                **adam_kind)
-        critic_optimizer = torch.optim.Adam(pair.critic.parameters(), lr=lr_critic, betas=tuple(betas), **adam_kind)
-        phases = [Phase("critic", pair.critic, critic_optimizer, int(n_critic)),
-                  Phase("generator", pair.generator, generator_optimizer, 1)]
+        if likelihood_model:
+            phases = [Phase("vae", pair.generator, generator_optimizer, 1)]
+        else:
+            critic_optimizer = torch.optim.Adam(pair.critic.parameters(), lr=lr_critic, betas=tuple(betas),
+                                                **adam_kind)
+            phases = [Phase("critic", pair.critic, critic_optimizer, int(n_critic)),
+                      Phase("generator", pair.generator, generator_optimizer, 1)]
 
         global_batch = batch_size * world.size
         source = BatchSource(dataset, torch_device, world, augment, seed)
@@ -181,9 +187,13 @@ def train(
                            "normalization": dataset.normalization, "fps": float(dataset.fps),
                            "frames": int(dataset.frames), "training": config}
 
-        networks = _networks(pair, world, torch_device, compile)
         autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
-        loss = WganGpLoss(networks, gp_weight=gp_weight, drift_weight=drift_weight, autocast=autocast)
+        if likelihood_model:
+            model_train = distributed.wrap(pair.generator, world, torch_device)
+            loss = VaeLoss(torch.compile(model_train) if compile else model_train, pair.generator, autocast)
+        else:
+            networks = _networks(pair, world, torch_device, compile)
+            loss = WganGpLoss(networks, gp_weight=gp_weight, drift_weight=drift_weight, autocast=autocast)
         frames = int(dataset.frames)
         start_step = state.step
         session_start = time.perf_counter()
@@ -268,7 +278,15 @@ def build_model(model: str, dataset, model_config: dict):
     reason = pair.generator.frames_supported(int(dataset.frames))
     if reason:
         raise ConfigError(f"{model} cannot train on {dataset.frames}-frame windows: {reason}")
+    fit_data = getattr(pair.generator, "fit_data", None)
+    if callable(fit_data):  # models that keep their own input statistics (HG-VAE) take them here
+        fit_data(training_positions(dataset))
     return pair
+
+
+def training_positions(dataset) -> np.ndarray:
+    """Every training window as positions ``[N, T, V, 3]`` (metres), unaugmented."""
+    return np.asarray(dataset.windows)
 
 
 def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
@@ -429,6 +447,13 @@ class BatchSource:
                                         self.augment_generator)
         return features.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
+    def positions(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same windows (augmented alike) as positions ``[B, T, V, 3]`` in metres."""
+        from motiongen.data.features import from_features, to_channels_last
+
+        features, labels = self.real(indices)
+        return from_features(self.dataset.normalization.denormalize(to_channels_last(features))), labels
+
 
 @dataclass
 class LoopState:
@@ -447,6 +472,10 @@ class LoopState:
 def _draw(phase: str, state: LoopState, source: BatchSource, generator, global_batch: int, frames: int,
           world: distributed.World, device: torch.device) -> dict:
     """One phase's inputs: every rank draws the global batch and keeps its shard."""
+    if phase == "vae":  # real windows only, as positions; the model draws its own latents
+        indices = distributed.shard(state.sampler.draw(global_batch), world)
+        positions, labels = source.positions(indices)
+        return {"positions": positions, "labels": labels, "step": state.step}
     seeds = state.latent_base + state.latent_draws * global_batch + torch.arange(global_batch)
     state.latent_draws += 1
     latent = generator.make_latent(distributed.shard(seeds, world).tolist(), frames).to(device, non_blocking=True)
@@ -521,7 +550,8 @@ def _save(run_dir: Path, pair, ema, phases: list[Phase], state: LoopState, sourc
 def _resume(last: Path, pair, ema, phases: list[Phase], state: LoopState, source: BatchSource,
             world: distributed.World, device: torch.device) -> None:
     ckpt.load_state(last, pair.generator, "generator")
-    ckpt.load_state(last, pair.critic, "critic")
+    if pair.critic is not None:
+        ckpt.load_state(last, pair.critic, "critic")
     ckpt.load_state(last, ema, "ema")
     resume_state = ckpt.load_resume_state(last)
     stored_step = int(ckpt.read_metadata(last).get("step", -1))

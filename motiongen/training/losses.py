@@ -106,3 +106,45 @@ class WganGpLoss:
         loss = -scores.mean()
         loss.backward()
         return {"generator_loss": loss.detach()}
+
+
+class VaeLoss:
+    """The negative ELBO of a hierarchical VAE (HG-VAE, DESIGN §6.4), one phase ``"vae"``:
+
+        L = E_batch[ NLL(x | z) + β(step) · Σ_levels KL(q ‖ p) ] / elements per window,
+
+    β rising linearly from ``kl_start`` to 1 over ``kl_warmup_steps`` generator steps (the paper
+    warms it from 0.001 over its first 200 epochs). Dividing by the window's element count keeps
+    the loss per coordinate, so learning rates mean the same for any skeleton or window length."""
+
+    def __init__(self, model_train: Callable, model: nn.Module,
+                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
+        self.model_train = model_train  # DDP-wrapped (maybe compiled) forward
+        self.model = model
+        self.autocast = autocast
+
+    def kl_weight(self, step: int) -> float:
+        config = self.model.config
+        warmup = int(config.kl_warmup_steps)
+        if warmup <= 0:
+            return 1.0
+        return float(config.kl_start) + (1.0 - float(config.kl_start)) * min(1.0, step / warmup)
+
+    def accumulate_gradients(self, phase: str, positions: torch.Tensor, labels: torch.Tensor,
+                             step: int) -> dict[str, torch.Tensor]:
+        if phase != "vae":
+            raise ValueError(f"unknown phase {phase!r}; expected 'vae'")
+        beta = self.kl_weight(step)
+        with self.autocast():
+            nll, kl = self.model_train(positions, labels)
+        nll, kl = nll.float(), kl.float()
+        elements = float(self.model.elements)
+        loss = (nll + beta * kl.sum(1)).mean() / elements
+        loss.backward()
+        values = {"vae_loss": loss.detach(), "nll": (nll.mean() / elements).detach(),
+                  "kl": (kl.sum(1).mean() / elements).detach(),
+                  "elbo": ((nll + kl.sum(1)).mean() / elements).detach(),
+                  "kl_weight": torch.tensor(beta)}
+        for level in range(kl.shape[1]):
+            values[f"kl_{level}"] = (kl[:, level].mean() / elements).detach()
+        return values

@@ -25,6 +25,9 @@ def render_preview(generator, dataset, path: Path, step: int) -> Path | None:
     from motiongen.inference.sampling import generate_features, motions_from_features
     from motiongen.render.pictures import RenderOptions, render_motions
 
+    if not hasattr(generator, "make_latent"):  # not a generator of new motion (HG-VAE): nothing to draw
+        return None
+
     actions = list(dataset.actions)
     rows = np.unique(np.linspace(0, len(actions) - 1, min(MAX_ROWS, len(actions))).round().astype(int))
     device = next(generator.parameters()).device
