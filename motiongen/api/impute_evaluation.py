@@ -76,8 +76,6 @@ def evaluate_imputation(model_path: str | Path, data: str | Path, subjects=None,
                         on_start: Callable[[int], None] | None = None,
                         on_pattern: Callable[[], None] | None = None) -> dict:
     """The table of errors per occlusion pattern and method, the OOD rates, and a markdown rendering."""
-    import torch
-
     from motiongen.api.impute import load_imputer
     from motiongen.api.sample import resolve_device
     from motiongen.inference.baselines import BASELINES

@@ -67,6 +67,9 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
     from motiongen.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(model)
+    if not hasattr(checkpoint.pair.generator, "make_latent"):
+        raise ConfigError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint fills in missing joints rather than "
+                          "generating motion; use motiongen impute, or sample from a kinetic-gan or csgn checkpoint")
     frames = int(frames if frames is not None else checkpoint.frames)
     label = resolve_action(action, checkpoint.actions)
     check_request(frames, count, checkpoint.pair.generator)

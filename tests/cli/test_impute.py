@@ -197,3 +197,9 @@ def _tiny_gan_checkpoint(path: Path, data: Path) -> None:
     import shutil
 
     shutil.rmtree(path.parent / "gan")
+
+
+def test_sample_refuses_an_imputation_model(trained, tmp_path):
+    result = run("sample", "--model", trained[0], "--action", "walking", "-o", tmp_path / "x.bvh")
+    assert_one_line_error(result, "motiongen impute")
+    assert list(tmp_path.iterdir()) == []

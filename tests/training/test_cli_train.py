@@ -36,6 +36,16 @@ def test_dry_run_prints_the_resolved_config(tmp_path, cmu_data_dir):
     assert not out.exists()
 
 
+def test_hgvae_takes_the_papers_defaults(tmp_path, cmu_data_dir):
+    result = run("train", "hgvae", "--data", cmu_data_dir, "--fps", "15", "--model-option", "hidden=16",
+                 "--out", tmp_path / "run", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    options = resolved["options"]
+    assert options["frames"] == 50 and options["lr_generator"] == 1e-4 and options["grad_clip_norm"] == 100.0
+    assert resolved["model_config"]["nodes"] == [24, 8, 1] and resolved["parameters"]["critic"] == 0
+
+
 def test_epochs_become_steps(cmu_data_dir):
     result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--epochs", "2", "--dry-run")
     resolved = json.loads(result.stdout)
