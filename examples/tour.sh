@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # A tour of motiongen, top to bottom: look at a real motion-capture file, convert it for Blender,
-# draw it, turn it into a mesh, train a small generator and sample from it, hide a limb and look
-# at what is missing, and hand a sample straight to Blender through a pipe.
+# draw it, turn it into a mesh, train a small generator and sample from it, hide a limb and fill it
+# in with HG-VAE, and hand a sample straight to Blender through a pipe.
 #
 #   bash examples/tour.sh                 # writes everything into ./tour-output
 #   TOUR_OUT=/tmp/tour bash examples/tour.sh
 #
 # Settings (environment):
 #   TOUR_OUT       output folder (default: tour-output in the current folder)
-#   TOUR_STEPS     training steps of the small generator (default 300, about two minutes on a laptop CPU)
+#   TOUR_STEPS     training steps of the small models (default 300, a few minutes on a laptop CPU)
 #   TOUR_SIZE      pixels of one picture panel (default 320)
 #   PYTHON         the Python that has motiongen installed (default: python)
 #   TOUR_BLENDER   how to run a Blender script: "blender --background --python" (the default when
@@ -54,22 +54,33 @@ say "6. Sample: 256 frames of walking (any length from a CSGN), BVH for Blender 
 motiongen sample --model "$OUT/run/last.safetensors" --action walking --frames 256 --count 2 --seed 7 \
     -o "$OUT/sample.bvh" --render "$OUT/sample.gif"
 
-say "7. Hide the left leg for a second and look at what is missing"
-"${PYTHON:-python}" - "$OUT/walk_smpl22.bvh" "$OUT/walk_hidden_leg.npy" <<'PY'
+say "7. Hide the left leg for a second, fill it in with HG-VAE, and look at before and after"
+"${PYTHON:-python}" - "$OUT/walk_smpl22.bvh" "$OUT/walk_hidden_leg.npz" <<'PY'
 import sys
 import numpy as np
-from motiongen.formats import read_motion
+from motiongen.formats import read_motion, write_motion
 
 motion = read_motion(sys.argv[1])
 leg = [motion.skeleton.canonical_index()[name] for name in ("left_hip", "left_knee", "left_ankle", "left_toe")
        if name in motion.skeleton.canonical_index()]
 positions = motion.positions.copy()
 positions[30:60, leg] = np.nan          # NaN = missing: what `motiongen impute` fills
-np.save(sys.argv[2], positions)
+write_motion(motion.replace(positions=positions, rotations=None, root_translation=None), sys.argv[2])
 print(f"hid {len(leg)} joints in frames 30-59 of {motion.frame_count}")
 PY
-motiongen info "$OUT/walk_hidden_leg.npy"   # the skeleton is recognised from its 22 joints
-motiongen render "$OUT/walk_smpl22.bvh" "$OUT/walk_hidden_leg.npy" -o "$OUT/hidden_leg.png" --frame 45 --size "$SIZE"
+motiongen info "$OUT/walk_hidden_leg.npz"
+# An HG-VAE learns what bodies do from windows of motion (here: the SMPL-22 walk itself, a stand-in
+# for a real training set); impute then descends its negative log posterior over the missing values.
+printf 'file,action\n%s,walking\n' "$(cd "$OUT" && pwd)/walk_smpl22.bvh" > "$OUT/manifest_smpl.csv"
+rm -rf "$OUT/hgvae"
+motiongen train hgvae --data "$OUT/manifest_smpl.csv" --frames 32 --stride 2 --batch-size 8 --steps "$STEPS" \
+    --lr-g 1e-3 --model-option hidden=64 --model-option latent_dims='[16,16,16,32]' \
+    --model-option kl_warmup_steps="$STEPS" --device cpu --out "$OUT/hgvae" --quiet
+motiongen impute "$OUT/walk_hidden_leg.npz" --model "$OUT/hgvae/last.safetensors" --steps 20
+motiongen render "$OUT/walk_smpl22.bvh" "$OUT/walk_hidden_leg.npz" "$OUT/walk_hidden_leg.imputed.npz" \
+    -o "$OUT/hidden_leg.gif" --start 20 --end 70 --size "$SIZE"          # imputed joints in orange
+motiongen render "$OUT/walk_smpl22.bvh" "$OUT/walk_hidden_leg.npz" "$OUT/walk_hidden_leg.imputed.npz" \
+    -o "$OUT/hidden_leg.png" --frame 45 --size "$SIZE"
 
 say "8. Straight into Blender: sample to stdout, import with the right frame rate and range"
 if [[ -z "${TOUR_BLENDER+set}" ]] && command -v blender >/dev/null; then

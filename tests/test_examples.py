@@ -57,8 +57,14 @@ def test_the_tour_runs_top_to_bottom(tmp_path):
     assert all(s.frame_count == 256 for s in samples)
     with Image.open(out / "sample.gif") as gif:
         assert gif.n_frames == 256 and gif.size == (640, 320)
-    hidden = np.load(out / "walk_hidden_leg.npy", allow_pickle=False)
-    assert np.isnan(hidden[30:60]).any() and not np.isnan(hidden[:30]).any()
+    hidden, imputed = read_motion(out / "walk_hidden_leg.npz"), read_motion(out / "walk_hidden_leg.imputed.npz")
+    assert np.isnan(hidden.positions[30:60]).any() and not np.isnan(hidden.positions[:30]).any()
+    assert np.isfinite(imputed.positions).all()
+    observed = np.isfinite(hidden.positions)
+    np.testing.assert_array_equal(imputed.positions[observed], hidden.positions[observed])
+    assert (~imputed.mask[30:60]).sum() == 4 * 30  # the filled joints stay marked, drawn orange
+    with Image.open(out / "hidden_leg.gif") as gif:
+        assert gif.size == (3 * 64, 64) and gif.n_frames == 50  # before, hidden, imputed; frames 20-69
     assert (out / "hidden_leg.png").is_file()
     if blender:
         assert (out / "walk.blend").is_file()

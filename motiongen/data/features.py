@@ -163,8 +163,9 @@ class Normalization:
         if key not in self._tensors:  # copy once per device: no host transfer inside a training step
             import torch
 
-            self._tensors[key] = (torch.as_tensor(np.ascontiguousarray(centre), device=x.device, dtype=x.dtype),
-                                  torch.as_tensor(np.ascontiguousarray(half), device=x.device, dtype=x.dtype))
+            # torch.tensor copies: the statistics are read-only arrays, which as_tensor warns about
+            self._tensors[key] = (torch.tensor(np.ascontiguousarray(centre), device=x.device, dtype=x.dtype),
+                                  torch.tensor(np.ascontiguousarray(half), device=x.device, dtype=x.dtype))
         return self._tensors[key]
 
     def _check(self, x, channels_first: bool) -> None:
