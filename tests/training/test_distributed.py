@@ -65,3 +65,17 @@ def test_torchrun_python_m_motiongen_train(tmp_path, cmu_data_dir):
     checkpoint = load_checkpoint(run_dir)
     assert checkpoint.step == 2 and checkpoint.kind == "kinetic-gan"
     assert checkpoint.meta["training"]["world_size"] == 2
+
+
+@pytest.mark.skipif(not CMU_DIR.is_dir(), reason=f"real CMU data not found at {CMU_DIR}")
+def test_torchrun_trains_hgvae(tmp_path, cmu_data_dir):
+    """The VAE phase under DDP: every parameter takes part in the forward, so gradients all-reduce."""
+    run_dir = tmp_path / "run"
+    _launch(["-m", "motiongen", "train", "hgvae", "--data", str(cmu_data_dir), "--frames", "16", "--fps", "15",
+             "--batch-size", "2", "--steps", "2", "--log-every", "1", "--model-option", "hidden=8",
+             "--model-option", "nodes=[4,2,1]", "--model-option", "latent_dims=[2,2,2,4]", "--device", "cpu",
+             "--out", str(run_dir), "--quiet"], cwd=REPO)
+    checkpoint = load_checkpoint(run_dir)
+    assert checkpoint.step == 2 and checkpoint.kind == "hgvae"
+    assert checkpoint.meta["training"]["world_size"] == 2
+    assert [r["step"] for r in read_log(run_dir / "log.jsonl")] == [1, 2]
