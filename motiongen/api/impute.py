@@ -33,7 +33,7 @@ class SequenceReport:
     missing_fraction: float
     score_before: float
     score_after: float
-    out_of_distribution: bool | None  # None: the checkpoint has no calibrated threshold
+    out_of_distribution: bool | None  # None: the checkpoint has no calibrated range
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -43,12 +43,12 @@ class SequenceReport:
 class ImputeResult:
     output: Path | None
     sequences: list[SequenceReport] = field(default_factory=list)
-    threshold: float | None = None
+    typical_range: tuple[float, float] | None = None  # scores of held-out real windows (calibrated)
     skeleton: str = ""
 
     def to_dict(self) -> dict:
         return {"output": None if self.output is None else str(self.output), "skeleton": self.skeleton,
-                "ood_threshold": self.threshold, "sequences": [s.to_dict() for s in self.sequences]}
+                "typical_range": None if self.typical_range is None else list(self.typical_range), "sequences": [s.to_dict() for s in self.sequences]}
 
 
 def load_imputer(model: str | Path, device: str = "cpu"):
@@ -102,14 +102,15 @@ def impute(input_path: str | Path, model: str | Path, output: str | Path | None 
                                on_batch=on_batch)
     filled = [_from_model(r.positions, a, source, checkpoint.skeleton, checkpoint.fps)
               for r, a in zip(results, arrays)]
-    threshold = checkpoint.meta.get("ood_threshold")
-    report = ImputeResult(output=output, threshold=threshold, skeleton=source.name)
+    stored = checkpoint.meta.get("ood_typical_range")
+    typical = None if stored is None else (float(stored[0]), float(stored[1]))
+    report = ImputeResult(output=output, typical_range=typical, skeleton=source.name)
     for k, (result, array) in enumerate(zip(results, arrays)):
         report.sequences.append(SequenceReport(
             name=_name(input_path, k, len(arrays)), frames=len(array),
             missing_fraction=float((~np.isfinite(array)).mean()), score_before=result.score_before,
             score_after=result.score_after,
-            out_of_distribution=None if threshold is None else bool(result.score_after > float(threshold))))
+            out_of_distribution=None if typical is None else not typical[0] <= result.score_after <= typical[1]))
     if raw:
         stacked = filled[0] if dimensions == 3 else np.stack(filled)
         with atomic_write(output, binary=True) as stream:

@@ -27,7 +27,7 @@ def impute(
     lr: Annotated[float, typer.Option("--lr", help="Adam step size, in training standard deviations of each coordinate.")] = 0.05,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "cpu",
     evaluate: Annotated[bool, typer.Option("--evaluate", help="Measure HG-VAE against the baselines on held-out clips (--data), instead of imputing INPUT.")] = False,
-    calibrate: Annotated[bool, typer.Option("--calibrate", help="Set the checkpoint's out-of-distribution threshold from held-out clips (--data).")] = False,
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="Store in the checkpoint the range of scores of held-out real clips (--data); inputs scoring outside it are flagged out of distribution.")] = False,
     data: Annotated[Optional[Path], typer.Option("--data", help="Held-out clips: a folder or manifest (for --evaluate / --calibrate).", show_default=False)] = None,
     subjects: Annotated[Optional[str], typer.Option("--subjects", help="Only these subjects of --data, comma-separated (e.g. the ones held out of training).", show_default=False)] = None,
     windows: Annotated[int, typer.Option("--windows", help="--evaluate: held-out windows per occlusion pattern (a seeded sample).")] = 256,
@@ -88,25 +88,26 @@ def _table(result, console) -> None:
         table.add_row(row.name, str(row.frames), f"{100 * row.missing_fraction:.1f}%", f"{row.score_before:.3f}",
                       f"{row.score_after:.3f}", flag)
     console.print(table)
-    if result.threshold is None:
-        console.print("no out-of-distribution threshold in this checkpoint: set one with "
+    if result.typical_range is None:
+        console.print("no out-of-distribution range in this checkpoint: set one with "
                       "motiongen impute --calibrate --data HELDOUT --model CKPT", highlight=False)
     else:
-        console.print(f"score = negative ELBO per coordinate; out of distribution above {result.threshold:.3f}",
-                      highlight=False)
+        low, high = result.typical_range
+        console.print(f"score = negative ELBO per coordinate; out of distribution outside {low:.3f} … {high:.3f} "
+                      "(too unlikely, or too simple to be real: frozen or over-smooth motion)", highlight=False)
 
 
 def _held_out(model, data, subjects, calibrate, steps, init, lr, device, windows, json_output, quiet) -> None:
-    from motiongen.api.impute_evaluation import calibrate_threshold, evaluate_imputation
+    from motiongen.api.impute_evaluation import calibrate_typical_range, evaluate_imputation
 
     if calibrate:
-        result = calibrate_threshold(model, data, subjects=subjects, device=device)
+        result = calibrate_typical_range(model, data, subjects=subjects, device=device)
         if json_output:
             print(json.dumps(result, indent=2))
         else:
-            stdout.print(f"{result['checkpoint']}: out-of-distribution threshold {result['threshold']:.4f} "
-                         f"(the {result['quantile']:.0%} quantile of {result['windows']} held-out windows' scores)",
-                         highlight=False)
+            low, high = result["typical_range"]
+            stdout.print(f"{result['checkpoint']}: typical scores {low:.4f} … {high:.4f} (the central "
+                         f"{result['coverage']:.0%} of {result['windows']} held-out windows)", highlight=False)
         return
     bar = progress_bar(quiet, unit="patterns")
     task = None
