@@ -1,9 +1,14 @@
 """Imputation by gradient descent on HG-VAE's negative log posterior (DESIGN §6.4).
 
-For a window x = (x_obs, x_mis), ``p(x_mis | x_obs) ∝ p(x_obs, x_mis)``, and HG-VAE bounds
-``−log p(x)`` by its negative ELBO. `HGVAE.score` evaluates that bound with every latent at its
-posterior mean, so it is deterministic; minimising it over x_mis alone (Adam, observed values
-fixed) is MAP imputation under the model. The public code of the paper arranges its input as
+For a window x = (x_obs, x_mis), ``p(x_mis | x_obs) ∝ p(x_obs, x_mis)``, so the negative log
+posterior of the missing values is ``−log p(x)`` up to a constant, and Adam on x_mis alone
+(observed values fixed) descends it. Its gradient is taken by Fisher's identity,
+``∇ₓ log p(x) = E_{p(z|x)}[∇ₓ log p(x|z)]``: the likelihood's gradient with the latents held at
+their posterior means (`HGVAE.posterior_energy`). Differentiating the ELBO through the encoder
+as well (tried first) rewards fills the autoencoder reproduces, and almost any fill is then a fixed
+point: on held-out CMU windows with one hidden joint it stayed at 70 mm after 20 steps where the
+likelihood gradient reached 67 mm and, after 100, 34 mm. Which step to keep is judged by
+`HGVAE.score`, the negative ELBO with latents at their posterior means (deterministic). The public code of the paper arranges its input as
 frames × coordinates, starts missing values from noise and barely moves them; here the missing
 values start from the training mean (or temporal interpolation) in the window's own place, live in
 normalised units (one Adam learning rate fits every coordinate), and every window keeps the
@@ -123,7 +128,7 @@ def _impute_batch(model, start, missing, steps, lr, labels, device, on_batch):
     if bool(needs_work.any()):
         for step in range(1, steps + 1):  # optimiser steps: the loop is the method
             optimizer.zero_grad(set_to_none=True)
-            model.score(current(), label_tensor).sum().backward()
+            model.posterior_energy(current(), label_tensor).sum().backward()
             optimizer.step()
             with torch.no_grad():
                 candidate = current()

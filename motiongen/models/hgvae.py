@@ -176,13 +176,15 @@ class HGVAE(nn.Module):
         return normalised.flatten(2).transpose(1, 2)
 
     # --- the model ----------------------------------------------------------------------------
-    def terms(self, positions: torch.Tensor, labels: torch.Tensor | None = None,
-              sample: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def terms(self, positions: torch.Tensor, labels: torch.Tensor | None = None, sample: bool = True,
+              hold_latents: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(nll [B], kl [B, L], reconstruction [B, 3V, T])`` of windows ``[B, T, V, 3]``; latents
-        drawn from the posteriors (``sample``) or at their means."""
+        drawn from the posteriors (``sample``) or at their means. ``hold_latents``: the encoder
+        sees a detached copy of the input, so gradients reach the input through the likelihood only
+        (see `posterior_energy`)."""
         config = self.config
         x = self.to_nodes(positions)
-        features = x @ self.dct.T  # DCT-II per node trajectory
+        features = (x.detach() if hold_latents else x) @ self.dct.T  # DCT-II per node trajectory
         encoded = []
         for stage in self.encoder:
             features = stage(features)
@@ -221,6 +223,15 @@ class HGVAE(nn.Module):
         lower = more probable under the model."""
         nll, kl, _ = self.terms(positions, labels, sample=False)
         return (nll + kl.sum(1)) / (self.nodes[0] * int(self.config.frames))
+
+    def posterior_energy(self, positions: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B]`` the reconstruction term with the latents held at their posterior means. Its
+        gradient in the input is the one `log p(x)` has (Fisher's identity:
+        ``∇ₓ log p(x) = E_{p(z|x)}[∇ₓ log p(x|z)]``, the latents' posterior taken as fixed), which is
+        what imputation descends. Differentiating the ELBO through the encoder instead rewards
+        inputs the autoencoder reproduces, and any fill, however wrong, is nearly a fixed point."""
+        nll, _, _ = self.terms(positions, labels, sample=False, hold_latents=True)
+        return nll / self.elements
 
     @property
     def elements(self) -> int:

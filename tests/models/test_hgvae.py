@@ -139,3 +139,19 @@ def test_default_size_is_the_papers():
     parameters = sum(p.numel() for p in model.parameters())
     assert model.nodes == [51, 24, 8, 1] and 2.0e6 < parameters < 3.5e6  # the paper: ~3.2M on 54 nodes
     assert np.isclose(model.config.kl_start, 0.001)
+
+
+def test_posterior_energy_differentiates_the_likelihood_only():
+    """Fisher's identity: the input gradient of log p(x) holds the latents at the posterior, so
+    it is (x − reconstruction)/σ² and does not run through the encoder."""
+    model = tiny()
+    x = walking_windows(2).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(model.posterior_energy(x).sum(), x)
+    _, _, reconstruction = model.terms(x, sample=False)
+    nodes = model.to_nodes(x)
+    sigma = model.log_sigma.exp()[:, None]
+    expected_energy = (0.5 * ((nodes - reconstruction.detach()) / sigma).square()).flatten(1).sum(1) / model.elements
+    (expected,) = torch.autograd.grad(expected_energy.sum(), x)
+    torch.testing.assert_close(gradient, expected, atol=1e-6, rtol=1e-5)
+    (through_encoder,) = torch.autograd.grad(model.terms(x, sample=False)[0].sum(), x)
+    assert not torch.allclose(through_encoder / model.elements, gradient)
