@@ -166,7 +166,7 @@ def _input_skeleton(joints: int, name: str | None, model_skeleton: Skeleton, pat
         return model_skeleton if file_skeleton.same_layout(model_skeleton) else file_skeleton
     if joints == model_skeleton.joint_count:
         return model_skeleton
-    fits = [load_skeleton(s) for s in list_skeletons() if load_skeleton(s).joint_count == joints]
+    fits = [s for s in (load_skeleton(n) for n in list_skeletons()) if s.joint_count == joints]
     if not fits:
         raise ConfigError(f"{path}: {joints} joints; the model knows {model_skeleton.name} "
                           f"({model_skeleton.joint_count} joints) and no registry skeleton has {joints} "
