@@ -6,8 +6,10 @@ posterior of the missing values is ``−log p(x)`` up to a constant, and Adam on
 ``∇ₓ log p(x) = E_{p(z|x)}[∇ₓ log p(x|z)]``: the likelihood's gradient with the latents held at
 their posterior means (`HGVAE.posterior_energy`). Differentiating the ELBO through the encoder
 as well (tried first) rewards fills the autoencoder reproduces, and almost any fill is then a fixed
-point: on held-out CMU windows with one hidden joint it stayed at 70 mm after 20 steps where the
-likelihood gradient reached 67 mm and, after 100, 34 mm. Which step to keep is judged by
+point: on 32 held-out CMU windows with one hidden joint (a half-trained model) it stayed at 70 mm
+after 20 steps where the likelihood gradient reached 67 mm and, after 100, 34 mm. The descent is
+only as good as the model's density: on random single coordinates the trained model scores fills
+far from the truth as more probable, and more steps make those worse (benchmarks/RESULTS.md). Which step to keep is judged by
 `HGVAE.score`, the negative ELBO with latents at their posterior means (deterministic). The public code of the paper arranges its input as
 frames × coordinates, starts missing values from noise and barely moves them; here the missing
 values start from the training mean (or temporal interpolation) in the window's own place, live in
