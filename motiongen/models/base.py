@@ -15,11 +15,17 @@ and `motiongen.models.create_model` rebuilds the pair from them.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence, TypeVar
 
 import torch
 from torch import nn
+
+from motiongen.errors import ConfigError
+
+ConfigT = TypeVar("ConfigT")
 
 
 class MotionGenerator(nn.Module):
@@ -59,3 +65,18 @@ def seeded_normal(seeds: Sequence[int], shape: tuple[int, ...]) -> torch.Tensor:
         generator = torch.Generator().manual_seed(int(seed))
         rows.append(torch.randn(shape, generator=generator))
     return torch.stack(rows) if rows else torch.zeros((0, *shape))
+
+
+def config_from_dict(cls: type[ConfigT], values: dict[str, Any], model: str) -> ConfigT:
+    """A model's config dataclass from ``values``; an unknown field names the closest known one,
+    and a value the dataclass refuses becomes a `ConfigError`."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(known)}"
+            raise ConfigError(f"unknown {model} config field {key!r}{hint}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"bad {model} config: {error}") from None

@@ -43,8 +43,6 @@ Conventions chosen here (the paper leaves them open, or its full text was not at
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -55,7 +53,7 @@ from torch import nn
 
 from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
-from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, seeded_normal
+from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,
     GaussianProcessPrior,
@@ -124,16 +122,7 @@ class CSGNConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CSGNConfig":
-        known = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(known)}"
-                raise ConfigError(f"unknown csgn config field {key!r}{hint}")
-        try:
-            return cls(**values)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"bad csgn config: {error}") from None
+        return config_from_dict(cls, values, "csgn")
 
 
 def _check_pyramid(config: CSGNConfig, pyramid: list[PyramidLevel], skeleton_name: str) -> None:

@@ -32,8 +32,6 @@ The paper's H3.6M model: 54 coordinate nodes → 24 → 8 → 1, latents 128 per
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +43,7 @@ from torch import nn
 
 from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
-from motiongen.models.base import ModelPair
+from motiongen.models.base import ModelPair, config_from_dict
 from motiongen.nn.gcn import GraphConvBlock, GraphConvLayer, dct_matrix
 
 LOG_2PI = math.log(2 * math.pi)
@@ -65,13 +63,7 @@ class HGVAEConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "HGVAEConfig":
-        known = [f.name for f in dataclasses.fields(cls)]
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
-                raise ConfigError(f"hgvae has no option {key!r}{hint}")
-        config = cls(**values)
+        config = config_from_dict(cls, values, "hgvae")
         config.check()
         return config
 

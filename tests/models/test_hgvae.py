@@ -120,7 +120,7 @@ def test_class_conditioning_uses_the_label():
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"nodse": [4]}, "did you mean 'nodes'"),
+    ({"nodse": [4]}, "did you mean nodes"),
     ({"nodes": [4, 1], "latent_dims": [4, 4, 4, 4]}, "latent_dims"),
     ({"frames": 1}, "at least 2 frames"),
 ])
