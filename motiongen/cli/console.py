@@ -40,3 +40,28 @@ def progress_bar(quiet: bool = False, unit: str = "files") -> Progress:
         console=stderr,
         disable=quiet,
     )
+
+
+class DeferredProgress:
+    """A progress bar that appears only when the work is known (`start`), so an error found while
+    inputs are read prints alone, with no empty bar above it. Use as a context manager; pass
+    ``start`` and ``advance`` as the library's ``on_start`` / per-item callbacks."""
+
+    def __init__(self, description: str, quiet: bool = False, unit: str = "files"):
+        self.description = description
+        self.bar = progress_bar(quiet, unit)
+        self.task = None
+
+    def start(self, total: int) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task(self.description, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        self.bar.advance(self.task, amount)
+
+    def __enter__(self) -> "DeferredProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.task is not None:
+            self.bar.stop()

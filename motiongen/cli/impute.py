@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from motiongen.cli.console import progress_bar, stderr, stdout
+from motiongen.cli.console import DeferredProgress, stderr, stdout
 from motiongen.cli.errors import handle_errors
 from motiongen.cli.options import JsonOption, QuietOption, SkeletonOption
 from motiongen.errors import ConfigError
@@ -53,20 +53,9 @@ def impute(
         raise ConfigError("give an INPUT to impute (or --evaluate / --calibrate with --data)")
     from motiongen.api.impute import impute as impute_file
 
-    bar = progress_bar(quiet or output == "-", unit="windows")
-    task = None
-
-    def start(total: int) -> None:
-        nonlocal task
-        bar.start()
-        task = bar.add_task("imputing", total=total)
-
-    try:
+    with DeferredProgress("imputing", quiet or output == "-", unit="windows") as progress:
         result = impute_file(input_path, model, output=output, mask=mask, skeleton=skeleton, steps=steps, init=init,
-                             lr=lr, device=device, on_start=start, on_batch=lambda n: bar.advance(task, n))
-    finally:
-        if task is not None:
-            bar.stop()
+                             lr=lr, device=device, on_start=progress.start, on_batch=progress.advance)
     if output == "-":
         if not quiet:
             _table(result, stderr)
@@ -109,20 +98,9 @@ def _held_out(model, data, subjects, calibrate, steps, init, lr, device, windows
             stdout.print(f"{result['checkpoint']}: typical scores {low:.4f} … {high:.4f} (the central "
                          f"{result['coverage']:.0%} of {result['windows']} held-out windows)", highlight=False)
         return
-    bar = progress_bar(quiet, unit="patterns")
-    task = None
-
-    def start(total: int) -> None:
-        nonlocal task
-        bar.start()
-        task = bar.add_task("evaluating", total=total)
-
-    try:
+    with DeferredProgress("evaluating", quiet, unit="patterns") as progress:
         report = evaluate_imputation(model, data, subjects=subjects, steps=steps, init=init, lr=lr, device=device,
-                                     windows=windows, on_start=start, on_pattern=lambda: bar.advance(task))
-    finally:
-        if task is not None:
-            bar.stop()
+                                     windows=windows, on_start=progress.start, on_pattern=progress.advance)
     if json_output:
         print(json.dumps(report, indent=2))
         return

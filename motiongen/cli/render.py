@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from motiongen.cli.console import progress_bar, stderr, stdout
+from motiongen.cli.console import DeferredProgress, stderr, stdout
 from motiongen.cli.errors import handle_errors
 from motiongen.cli.options import QuietOption
 from motiongen.errors import ConfigError
@@ -50,19 +50,8 @@ def render(
         raise ConfigError(f"--elevation must be between -89 and 89 degrees, got {elevation:g}")
     options = RenderOptions(fps=fps, start=start, end=end, columns=grid, size_px=parse_size(size), sheet_frames=sheet,
                             frame=frame, view=View(azimuth, elevation, follow=not fixed_camera))
-    bar = progress_bar(quiet, unit="frames")
-    task = None
-
-    def start(total: int) -> None:  # the bar appears once the inputs are read and checked
-        nonlocal task
-        bar.start()
-        task = bar.add_task("rendering", total=total)
-
-    try:
-        result = render_files(inputs, output, options, on_frame=lambda: bar.advance(task), on_start=start)
-    finally:
-        if task is not None:
-            bar.stop()
+    with DeferredProgress("rendering", quiet, unit="frames") as progress:
+        result = render_files(inputs, output, options, on_frame=progress.advance, on_start=progress.start)
     stdout.print(str(result.path), highlight=False)
     if not quiet:
         stderr.print(f"{result.frame_count} frame{'s' * (result.frame_count != 1)}, "
