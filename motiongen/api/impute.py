@@ -116,7 +116,7 @@ def impute(input_path: str | Path, model: str | Path, output: str | Path | None 
         with atomic_write(output, binary=True) as stream:
             np.save(stream, stacked.astype(np.float32), allow_pickle=False)
     else:
-        written = [_write_ready(m, f) for m, f in zip(motions, filled)]
+        written = [_write_ready(m, f, a) for m, f, a in zip(motions, filled, arrays)]
         write_motions(written, output, detect_format(input_path).NAME if str(output) == "-" else None)
     return report
 
@@ -193,10 +193,11 @@ def _from_model(filled: np.ndarray, original: np.ndarray, source: Skeleton, mode
     return np.where(np.isfinite(original), original, filled).astype(np.float32)
 
 
-def _write_ready(motion: Motion, filled: np.ndarray) -> Motion:
+def _write_ready(motion: Motion, filled: np.ndarray, given: np.ndarray) -> Motion:
     """The input motion with imputed positions; rotations re-solved by IK on its own skeleton
-    (observed joints keep their positions) and the mask kept, so pictures can show what was filled."""
-    observed = np.isfinite(motion.positions).all(-1) & (motion.mask if motion.mask is not None else True)
+    (observed joints keep their positions) and a mask of what was given (``given``: the positions
+    imputed from, NaN where missing or masked out), so pictures can show what was filled."""
+    observed = np.isfinite(given).all(-1) & (motion.mask if motion.mask is not None else True)
     updated = motion.replace(positions=filled, rotations=None, root_translation=None, mask=observed)
     return updated.with_ik() if motion.has_rotations else updated
 

@@ -100,6 +100,22 @@ def test_a_bvh_with_a_mask_comes_back_as_bvh(trained, clip, tmp_path):
     np.testing.assert_allclose(out.positions[:, keep], original.positions[:, keep], atol=2e-4)
 
 
+def test_an_npz_with_a_mask_keeps_what_was_filled_marked(trained, clip, tmp_path):
+    from motiongen.core.motion import Motion
+    from motiongen.formats import write_motion
+    from motiongen.training import load_checkpoint
+
+    source = tmp_path / "walk.npz"
+    write_motion(Motion(clip, load_checkpoint(trained[0]).skeleton, 15.0), source)
+    mask = np.ones(clip.shape[:2], bool)
+    mask[5:25, 3] = False
+    np.save(tmp_path / "mask.npy", mask)
+    assert_ok(run("impute", source, "--model", trained[0], "--mask", tmp_path / "mask.npy", "--steps", "1", "-q"))
+    out = read_motion(tmp_path / "walk.imputed.npz")
+    np.testing.assert_array_equal(out.mask, mask)  # render draws the filled joint in orange
+    np.testing.assert_array_equal(out.positions[mask], clip[mask])
+
+
 def test_another_skeleton_is_retargeted_there_and_back(trained, tmp_path):
     from motiongen.core.motion import Motion
     from motiongen.retarget import retarget
