@@ -19,7 +19,7 @@ from motiongen.errors import ConfigError
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 LOSS_NAMES = {"critic_loss": "D", "wasserstein_gap": "gap", "gradient_penalty": "gp", "generator_loss": "G",
-              "elbo": "-ELBO", "nll": "NLL", "kl": "KL"}
+              "elbo": "-ELBO", "nll": "NLL", "kl": "KL", "classify_loss": "CE", "train_accuracy": "accuracy"}
 
 
 def _csv_ints(value: str | None, flag: str) -> list[int] | None:
@@ -111,7 +111,7 @@ class _Display:
 
 @handle_errors
 def train(
-    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan, csgn or hgvae (optional with --resume).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan, csgn, hgvae or recognizer (optional with --resume).", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Dataset: a folder of motion files (with manifest.csv, or labelled by folder names), a manifest .csv, or NTU arrays (.npy/.npz).", show_default=False)] = None,
     skeleton: SkeletonOption = None,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Training window length in frames (default 64).", show_default=False)] = None,
@@ -141,13 +141,15 @@ def train(
     snapshot_every: Annotated[Optional[int], typer.Option("--snapshot-every", help="Write last.safetensors every N steps (default 1000).", show_default=False)] = None,
     keep_snapshots: Annotated[Optional[bool], typer.Option("--keep-snapshots/--no-keep-snapshots", help="Also keep step-XXXXXXX.safetensors at each snapshot.", show_default=False)] = None,
     render_every: Annotated[Optional[int], typer.Option("--render-every", help="Draw samples/step-N.png (one row per action) every N steps; 0 = never (default 1000).", show_default=False)] = None,
+    recognizer: Annotated[Optional[str], typer.Option("--recognizer", help="Frozen recogniser for --eval-every (motiongen train recognizer ...).", show_default=False)] = None,
+    eval_every: Annotated[Optional[int], typer.Option("--eval-every", help="Every N steps log FID, accuracy, diversity and multimodality of 256 EMA samples against the recogniser's held-out clips; 0 = never (default).", show_default=False)] = None,
     log_every: Annotated[Optional[int], typer.Option("--log-every", help="One log.jsonl line every N steps (default 50).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved configuration (JSON) and exit without training.")] = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Train a motion model on your motion data: the GANs (WGAN-GP) or HG-VAE (for impute);
-    resumable, multi-GPU with torchrun."""
+    """Train a motion model on your motion data: the GANs (WGAN-GP), HG-VAE (for impute) or the
+    ST-GCN recogniser (for evaluate); resumable, multi-GPU with torchrun."""
     model_config = _model_options(model_option)
     if mapping_depth is not None:
         model_config["mapping_depth"] = mapping_depth
@@ -172,7 +174,7 @@ def train(
                 gp_weight=gp_weight, model_config=model_config or None, precision=precision, compile=compile,
                 ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment,
                 snapshot_every_steps=snapshot_every, keep_snapshots=keep_snapshots, log_every_steps=log_every,
-                render_every_steps=render_every)
+                render_every_steps=render_every, recognizer=recognizer, evaluate_every_steps=eval_every)
     except TrainingDiverged as exc:  # the run failed, not the request: exit 1
         display.stop()
         report(str(exc))

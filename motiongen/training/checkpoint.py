@@ -17,6 +17,7 @@ written to a temporary file and renamed into place.
 from __future__ import annotations
 
 import datetime as _datetime
+import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -100,6 +101,18 @@ def checkpoint_metadata(pair: ModelPair, meta: dict) -> dict:
     }
 
 
+def weights_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor (sorted by name; name, dtype, shape and bytes), independent of
+    how the safetensors file lays them out. A frozen recogniser is cited by it, so two evaluations
+    say whether they used the same network."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{list(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: str | Path, pair: ModelPair, ema_generator: nn.Module | None, meta: dict) -> Path:
     """Write ``path`` (``*.safetensors``) atomically. ``meta`` needs ``skeleton`` (a Skeleton or
     its TOML text), ``actions``, ``normalization`` (dict or object with ``to_dict``), ``fps``,
@@ -112,7 +125,9 @@ def save_checkpoint(path: str | Path, pair: ModelPair, ema_generator: nn.Module 
     skeleton = meta.get("skeleton")
     if isinstance(skeleton, Skeleton):  # exact rest offsets (the TOML text keeps 9 digits)
         tensors[SKELETON_OFFSETS] = torch.from_numpy(skeleton.offsets.copy())
-    header = json.dumps(checkpoint_metadata(pair, meta), allow_nan=False)
+    metadata = checkpoint_metadata(pair, meta)
+    metadata["weights_sha256"] = weights_sha256(tensors)  # what evaluations cite; checked on load
+    header = json.dumps(metadata, allow_nan=False)
     data = safetensors_bytes(tensors, metadata={METADATA_KEY: header})
     with atomic_write(path, binary=True) as stream:
         stream.write(data)
@@ -224,6 +239,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", ema: b
     networks are in eval mode on ``device``."""
     path = resolve_checkpoint_path(path)
     meta = read_metadata(path)
+    _verify_weights(path, meta)
     pair, skeleton = build_pair(path, meta)
     load_state(path, pair.generator, "ema" if ema else "generator")
     pair.generator.to(device).eval()
@@ -234,6 +250,22 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", ema: b
                             actions=list(meta["actions"]), normalization=meta.get("normalization"),
                             fps=float(meta["fps"]), frames=int(meta["frames"]), step=int(meta.get("step", 0)),
                             pair=pair, meta=meta)
+
+
+def _verify_weights(path: Path, meta: dict) -> None:
+    """Refuse a file whose tensors no longer hash to the stored ``weights_sha256`` (older
+    checkpoints, written before the digest was stored, are taken as they are)."""
+    stored = meta.get("weights_sha256")
+    if stored is None:
+        return
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot read weights ({reason})") from None
+    if weights_sha256(tensors) != stored:
+        raise CheckpointError(f"{path}: the weights do not match their stored SHA-256 (the file was altered)")
 
 
 def load_resume_state(path: str | Path) -> dict[str, Any]:

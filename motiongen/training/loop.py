@@ -42,12 +42,14 @@ from motiongen.training import checkpoint as ckpt
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import JsonlLog, LossMeter
-from motiongen.training.losses import Networks, VaeLoss, WganGpLoss
+from motiongen.training.losses import ClassifierLoss, Networks, VaeLoss, WganGpLoss
 from motiongen.training.preview import render_preview
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 LAST = "last"
+# The one phase of a model without a critic, by kind (default "vae"): the loss it runs.
+SINGLE_PHASE = {"recognizer": "classify"}
 PRELOAD_BYTES = 2 << 30  # datasets up to this size are normalised once and kept on the device
 
 
@@ -113,6 +115,8 @@ def train(
     keep_snapshots: bool = False,  # also keep step-XXXXXXX.safetensors at each snapshot
     log_every_steps: int = 50,  # one log.jsonl line per this many steps
     render_every_steps: int = 0,  # draw samples/step-XXXXXXX.png from the EMA generator (0 = never)
+    evaluate_every_steps: int = 0,  # score the EMA generator with `evaluator` into log.jsonl (0 = never)
+    evaluator: Callable[[nn.Module], dict] | None = None,  # generator -> {"eval_fid": …} (rank 0 only)
     augment: bool = True,  # mirror (p = 0.5) and rotate about the up axis each real window
     resume: bool = False,  # continue from run_dir/last.safetensors + last.resume.pt
     progress: Callable[[TrainProgress], None] | None = None,  # called after each step on rank 0
@@ -120,7 +124,7 @@ def train(
     extra_config: dict | None = None,  # more entries for config.json and the checkpoint (data options, …)
 ) -> TrainResult:
     """Train a generator/critic pair with WGAN-GP; returns where it stopped (see module docstring)."""
-    settings = {k: v for k, v in locals().items() if k not in ("dataset", "progress", "run_dir")}
+    settings = {k: v for k, v in locals().items() if k not in ("dataset", "progress", "run_dir", "evaluator")}
     window_count = len(dataset)
     _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
@@ -156,8 +160,8 @@ def train(
         adam_kind = {"fused": True} if torch_device.type == "cuda" else {"foreach": True}
         generator_optimizer = torch.optim.Adam(pair.generator.parameters(), lr=lr_generator, betas=tuple(betas),
                                                **adam_kind)
-        if likelihood_model:
-            phases = [Phase("vae", pair.generator, generator_optimizer, 1)]
+        if likelihood_model:  # one phase on the model's own objective
+            phases = [Phase(SINGLE_PHASE.get(pair.kind, "vae"), pair.generator, generator_optimizer, 1)]
         else:
             critic_optimizer = torch.optim.Adam(pair.critic.parameters(), lr=lr_critic, betas=tuple(betas),
                                                 **adam_kind)
@@ -190,7 +194,8 @@ def train(
         autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
         if likelihood_model:
             model_train = distributed.wrap(pair.generator, world, torch_device)
-            loss = VaeLoss(torch.compile(model_train) if compile else model_train, pair.generator, autocast)
+            loss_class = ClassifierLoss if phases[0].name == "classify" else VaeLoss
+            loss = loss_class(torch.compile(model_train) if compile else model_train, pair.generator, autocast)
         else:
             networks = _networks(pair, world, torch_device, compile)
             loss = WganGpLoss(networks, gp_weight=gp_weight, drift_weight=drift_weight, autocast=autocast)
@@ -251,6 +256,14 @@ def train(
                     event = "checkpoint"
                 if world.is_main and render_every_steps and (state.step % render_every_steps == 0 or at_end):
                     render_preview(ema, dataset, run_dir / "samples" / f"step-{state.step:07d}.png", state.step)
+                if (world.is_main and evaluator is not None and evaluate_every_steps
+                        and (state.step % evaluate_every_steps == 0 or at_end)):
+                    # forked: evaluation draws noise, and a resumed run must see the same streams
+                    evaluation_start = time.perf_counter()
+                    with torch.random.fork_rng(devices=[torch_device] if torch_device.type == "cuda" else []):
+                        scores = evaluator(ema)
+                    log.write({"step": state.step, "event": "evaluation", **scores})
+                    interval_start += time.perf_counter() - evaluation_start  # steps/s counts training only
                 report(event)
                 if stopping:
                     break
@@ -267,14 +280,16 @@ def train(
 
 def build_model(model: str, dataset, model_config: dict):
     """The model pair for this dataset's skeleton and actions. A config with a ``frames`` field
-    (the training window) gets the dataset's unless ``model_config`` sets it."""
+    (the training window) or an ``fps`` field gets the dataset's unless ``model_config`` sets it."""
     config = dict(model_config)
     state = torch.get_rng_state()
     pair = create_model(model, dataset.skeleton, num_classes=len(dataset.actions), **config)
-    if "frames" not in config and pair.config_dict().get("frames", dataset.frames) != dataset.frames:
+    from_data = {"frames": int(dataset.frames), "fps": float(dataset.fps)}
+    defaults = pair.config_dict()
+    taken = {k: v for k, v in from_data.items() if k not in config and k in defaults and defaults[k] != v}
+    if taken:
         torch.set_rng_state(state)  # the same initialisation as a direct build with this config
-        pair = create_model(model, dataset.skeleton, num_classes=len(dataset.actions),
-                            **config, frames=int(dataset.frames))
+        pair = create_model(model, dataset.skeleton, num_classes=len(dataset.actions), **config, **taken)
     reason = pair.generator.frames_supported(int(dataset.frames))
     if reason:
         raise ConfigError(f"{model} cannot train on {dataset.frames}-frame windows: {reason}")
@@ -472,7 +487,7 @@ class LoopState:
 def _draw(phase: str, state: LoopState, source: BatchSource, generator, global_batch: int, frames: int,
           world: distributed.World, device: torch.device) -> dict:
     """One phase's inputs: every rank draws the global batch and keeps its shard."""
-    if phase == "vae":  # real windows only, as positions; the model draws its own latents
+    if phase in ("vae", "classify"):  # real windows only, as positions (a VAE draws its own latents)
         indices = distributed.shard(state.sampler.draw(global_batch), world)
         positions, labels = source.positions(indices)
         return {"positions": positions, "labels": labels, "step": state.step}

@@ -148,3 +148,26 @@ class VaeLoss:
         for level in range(kl.shape[1]):
             values[f"kl_{level}"] = (kl[:, level].mean() / elements).detach()
         return values
+
+
+class ClassifierLoss:
+    """Cross-entropy of an action recogniser (`motiongen.models.recognizer`), one phase
+    ``"classify"``, on the same augmented real windows a VAE sees; logs the batch accuracy too."""
+
+    def __init__(self, model_train: Callable, model: nn.Module,
+                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
+        self.model_train = model_train  # DDP-wrapped (maybe compiled) forward
+        self.model = model
+        self.autocast = autocast
+
+    def accumulate_gradients(self, phase: str, positions: torch.Tensor, labels: torch.Tensor,
+                             step: int) -> dict[str, torch.Tensor]:
+        if phase != "classify":
+            raise ValueError(f"unknown phase {phase!r}; expected 'classify'")
+        with self.autocast():
+            logits = self.model_train(positions)
+        logits = logits.float()
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        loss.backward()
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        return {"classify_loss": loss.detach(), "train_accuracy": accuracy.detach()}

@@ -1,0 +1,130 @@
+"""``motiongen evaluate`` end to end on real CMU clips: a recogniser and a CSGN trained a few steps
+by the real training code, held-out subjects as the test set; the report, its determinism, the
+per-window plot of long clips, periodic evaluation in a training log, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+
+from _cli import assert_ok, assert_one_line_error, run  # noqa: E402
+from _data import needs_cmu  # noqa: E402
+from _tiny import cmu_subset  # noqa: E402
+
+pytestmark = needs_cmu
+CLIPS = ("walking/02_01.bvh", "walking/02_02.bvh", "jumping/16_01.bvh", "jumping/16_02.bvh",
+         "walking/08_01.bvh", "jumping/li2018_train_jumping_1.bvh")
+HOLDOUT = ["08", "13"]
+RECOGNIZER = {"channels": [8, 16], "strides": [2, 1], "temporal_kernel": 3}
+CSGN = {"channels": [8, 8, 8, 8, 8], "latent_channels": 4, "class_channels": 4, "critic_channels": [8, 8, 8, 8, 8]}
+
+
+def _train(model, data, out, **options):
+    from motiongen.api.train import train_from_options
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train_from_options(model, data, out=out, frames=16, fps=15, holdout_subjects=HOLDOUT, device="cpu",
+                                  seed=0, render_every_steps=0, snapshot_every_steps=100, **options)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """(data, recogniser run, csgn run)."""
+    torch.set_num_threads(1)
+    data = cmu_subset(tmp_path_factory.mktemp("cmu") / "data", CLIPS)
+    recognizer = tmp_path_factory.mktemp("recognizer")
+    _train("recognizer", data, recognizer, batch_size=8, steps=30, model_config=RECOGNIZER, log_every_steps=5)
+    csgn = tmp_path_factory.mktemp("csgn")
+    _train("csgn", data, csgn, batch_size=4, steps=1, n_critic=1, model_config=CSGN)
+    return data, recognizer, csgn
+
+
+def _evaluate(runs, *extra):
+    data, recognizer, csgn = runs
+    return run("evaluate", csgn, "--data", data, "--recognizer", recognizer, "--device", "cpu", *extra)
+
+
+def test_the_recogniser_trains_on_cross_entropy(runs):
+    lines = [json.loads(line) for line in (runs[1] / "log.jsonl").read_text().splitlines()]
+    assert lines[-1]["step"] == 30 and lines[-1]["classify_loss"] < lines[0]["classify_loss"]
+    assert 0.0 <= lines[-1]["train_accuracy"] <= 1.0
+
+
+def test_report_with_long_clips_and_plot(runs, tmp_path):
+    plot = tmp_path / "along.png"
+    result = _evaluate(runs, "--samples", "6", "--repeats", "2", "--frames", "40", "--plot", plot, "--json")
+    assert_ok(result)
+    report = json.loads(result.stdout)
+    assert report["test_subjects"] == HOLDOUT and report["frames"] == 40 and report["window"] == 16
+    assert len(report["per_window_fid"]) == 2  # 40 frames = two 16-frame windows (+ a tail)
+    assert report["per_window_fid"][1]["start_frame"] == 16
+    from motiongen.training.checkpoint import read_metadata
+
+    assert report["recognizer_sha256"] == read_metadata(runs[1] / "last.safetensors")["weights_sha256"]
+    metrics = report["metrics"]
+    assert set(metrics) == {"fid", "accuracy", "diversity", "multimodality", "mmd_a", "mmd_s",
+                            "bone_variation_mm", "foot_skating", "jitter"}
+    for value in metrics.values():
+        assert np.isfinite(value["generated"]["mean"]) and np.isfinite(value["real"]["mean"])
+    assert metrics["fid"]["real"]["mean"] < metrics["fid"]["generated"]["mean"]  # 1 training step is far off
+    assert metrics["bone_variation_mm"]["real"]["mean"] < 0.5  # real clips come from rigid BVH skeletons
+    assert 0.0 <= metrics["accuracy"]["generated"]["mean"] <= 1.0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _ok(result):
+    assert_ok(result)
+    return result.stdout
+
+
+def test_same_seed_same_figures_and_a_table(runs):
+    first = json.loads(_ok(_evaluate(runs, "--samples", "4", "--repeats", "1", "--json")))
+    second = json.loads(_ok(_evaluate(runs, "--samples", "4", "--repeats", "1", "--json")))
+    assert first["metrics"] == second["metrics"]
+    table = _ok(_evaluate(runs, "--samples", "4", "--repeats", "1"))
+    assert "FID" in table and "foot-skating ratio" in table and "sha256" in table
+
+
+def test_periodic_evaluation_in_the_training_log(runs, tmp_path):
+    data, recognizer, _ = runs
+    _train("csgn", data, tmp_path / "run", batch_size=4, steps=2, n_critic=1, model_config=CSGN,
+           recognizer=str(recognizer), evaluate_every_steps=1, log_every_steps=1)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    evaluations = [line for line in lines if line.get("event") == "evaluation"]
+    assert [line["step"] for line in evaluations] == [1, 2]
+    assert all(np.isfinite(line["eval_fid"]) and 0 <= line["eval_accuracy"] <= 1 for line in evaluations)
+
+
+@pytest.mark.parametrize("case, fragments", [
+    ("recognizer is a generator", ["csgn checkpoint", "not a recogniser"]),
+    ("model is a recognizer", ["does not generate"]),
+    ("one sample", ["--samples"]),
+    ("jpg plot", ["png"]),
+    ("too short", ["shorter than the recogniser"]),
+    ("no data", ["--data is required"]),
+    ("eval without recognizer", ["--eval-every needs --recognizer"]),
+])
+def test_bad_requests_are_one_line_errors(runs, tmp_path, case, fragments):
+    data, recognizer, csgn = runs
+    base = ["--device", "cpu", "--samples", "4", "--repeats", "1"]
+    arguments = {
+        "recognizer is a generator": ["evaluate", csgn, "--data", data, "--recognizer", csgn, *base],
+        "model is a recognizer": ["evaluate", recognizer, "--data", data, "--recognizer", recognizer, *base],
+        "one sample": ["evaluate", csgn, "--data", data, "--recognizer", recognizer, "--samples", "1"],
+        "jpg plot": ["evaluate", csgn, "--data", data, "--recognizer", recognizer, *base, "--plot", tmp_path / "p.jpg"],
+        "too short": ["evaluate", csgn, "--data", data, "--recognizer", recognizer, *base, "--frames", "8",
+                      "--plot", tmp_path / "p.png"],
+        "no data": ["evaluate", csgn, "--recognizer", recognizer],
+        "eval without recognizer": ["train", "csgn", "--data", data, "--out", tmp_path / "r", "--eval-every", "5"],
+    }[case]
+    assert_one_line_error(run(*arguments), *fragments)
+    assert list(tmp_path.iterdir()) == []  # nothing written
