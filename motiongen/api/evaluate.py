@@ -184,7 +184,7 @@ def score_round(source: GeneratorSource, setting: Setting, samples: int, seed: i
     return scores, along, clips
 
 
-def evaluate(model: str | Path, data: str | Path, recognizer: str | Path, samples: int = 500, repeats: int = 20,
+def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None = None, samples: int = 500, repeats: int = 20,
              frames: int | None = None, subjects: list[str] | None = None, truncation: float | None = None,
              seed: int = 0, device: str = "auto", plot: str | Path | None = None,
              on_start: Callable[[int], None] | None = None, on_step: Callable[[], None] | None = None) -> dict:

@@ -20,7 +20,7 @@ from motiongen.errors import ConfigError
 def evaluate(
     model: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="Generator checkpoint (kinetic-gan or csgn) or its run folder.", show_default=False)],
     data: Annotated[Optional[Path], typer.Option("--data", help="Real clips: a folder or manifest; the test set is its held-out subjects.", show_default=False)] = None,
-    recognizer: Annotated[Optional[str], typer.Option("--recognizer", help="Frozen recogniser checkpoint (motiongen train recognizer ...).", show_default=False)] = None,
+    recognizer: Annotated[Optional[str], typer.Option("--recognizer", help="Frozen recogniser: a checkpoint (motiongen train recognizer ...) or a shipped name (default recognizer-cmu31).", show_default=False)] = None,
     samples: Annotated[int, typer.Option("--samples", help="Generated clips per round.")] = 500,
     repeats: Annotated[int, typer.Option("--repeats", help="Rounds with fresh samples; figures are mean ± 95% interval over them.")] = 20,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Length of the generated clips (default the recogniser's window); longer clips are scored per window too.", show_default=False)] = None,
@@ -40,9 +40,6 @@ def evaluate(
 
     if data is None:
         raise ConfigError("--data is required: the real clips (the recogniser's held-out subjects are the test set)")
-    if recognizer is None:
-        raise ConfigError("--recognizer is required: a frozen recogniser (train one with: "
-                          "motiongen train recognizer --data ... --holdout-subjects ...)")
     subject_list = None if subjects is None else [s.strip() for s in subjects.split(",") if s.strip()]
     with DeferredProgress("evaluating", quiet, unit="rounds") as progress:
         report = run_evaluation(model, data, recognizer, samples=samples, repeats=repeats, frames=frames,

@@ -84,10 +84,12 @@ class FrozenRecognizer:
         return np.array([index.get(name, -1) for name in actions], dtype=np.int64)
 
 
-def load_recognizer(path: str | Path, device: torch.device | str = "cpu") -> FrozenRecognizer:
+def load_recognizer(path: str | Path | None = None, device: torch.device | str = "cpu") -> FrozenRecognizer:
+    """A recogniser checkpoint (file, run folder or shipped name; None = the shipped default)."""
+    from motiongen.pretrained import DEFAULT_RECOGNIZER
     from motiongen.training.checkpoint import load_checkpoint
 
-    checkpoint = load_checkpoint(path, device=device)
+    checkpoint = load_checkpoint(DEFAULT_RECOGNIZER if path is None else path, device=device)
     if checkpoint.kind != "recognizer":
         raise ConfigError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint, not a recogniser "
                           "(train one with: motiongen train recognizer --data ...)")

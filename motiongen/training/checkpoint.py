@@ -54,8 +54,11 @@ def resume_path_for(checkpoint: str | Path) -> Path:
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
-    """A checkpoint file, or a run folder (its ``last.safetensors``)."""
-    path = Path(path)
+    """A checkpoint file, a run folder (its ``last.safetensors``), or a shipped model's name
+    (`motiongen.pretrained`)."""
+    from motiongen.pretrained import resolve
+
+    path = resolve(path)
     if path.is_dir():
         path = path / ("last" + SUFFIX)
     if not path.is_file():

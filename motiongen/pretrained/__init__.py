@@ -1,0 +1,44 @@
+"""Models trained by the project and shipped inside the package (safetensors + a model card each).
+
+A shipped model is named where a checkpoint path is expected: ``--recognizer recognizer-cmu31``.
+`resolve` turns a name into its file; anything else is taken as a path. Each file's header stores
+the SHA-256 of its weights, checked on load, and its card (``NAME.md`` beside it) says what it was
+trained on, how, and what it scores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHIPPED = {
+    # name: (file, what it is for)
+    "recognizer-cmu31": ("recognizer-cmu31.safetensors",
+                         "ST-GCN action recogniser on the CMU subset (cmu31, 30 fps, 64-frame windows) for evaluate"),
+}
+DEFAULT_RECOGNIZER = "recognizer-cmu31"
+
+
+def list_shipped() -> list[str]:
+    return sorted(SHIPPED)
+
+
+def is_shipped(name: str | Path) -> bool:
+    return isinstance(name, str) and name in SHIPPED
+
+
+def shipped_path(name: str) -> Path:
+    return HERE / SHIPPED[name][0]
+
+
+def card_path(name: str) -> Path:
+    return HERE / f"{name}.md"
+
+
+def resolve(model: str | Path) -> Path:
+    """A shipped model's file for its name; any other value as a path (an existing file or run
+    folder wins over a shipped name, so a local folder called like one is still found)."""
+    path = Path(model)
+    if not path.exists() and is_shipped(str(model)):
+        return shipped_path(str(model))
+    return path
