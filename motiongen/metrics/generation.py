@@ -199,7 +199,7 @@ def _batched_mmd(x: np.ndarray, y: np.ndarray, bandwidth: float | None) -> np.nd
     count_x, count_y = x.shape[1], y.shape[1]
     pooled = np.concatenate([x, y], axis=1)  # [B, P, F]
     squared_norms = np.einsum("bpf,bpf->bp", pooled, pooled)
-    gram = np.einsum("bpf,bqf->bpq", pooled, pooled)
+    gram = np.matmul(pooled, pooled.transpose(0, 2, 1))  # BLAS; einsum here runs ~10× slower
     # ||a||² + ||b||² − 2ab: no [B, P, P, F] difference tensor; rounding can make it negative.
     distances = squared_norms[:, :, None] + squared_norms[:, None, :] - 2.0 * gram
     del gram
