@@ -103,7 +103,6 @@ def evaluate_imputation(model_path: str | Path, data: str | Path, subjects=None,
     if len(everything) > windows:
         everything = everything[np.sort(rng.choice(len(everything), int(windows), replace=False))]
     truth = everything
-    mean_pose = model.position_mean.detach().cpu().double().numpy()
     names = list(PATTERNS)
     if on_start is not None:
         on_start(len(names) + 1)
@@ -114,6 +113,7 @@ def evaluate_imputation(model_path: str | Path, data: str | Path, subjects=None,
         # A coordinate hidden in its whole window (a hidden joint or limb) has no time series to
         # carry or interpolate: last-observed and interpolation then use mean-fill's value for it,
         # the training mean pose at the window's place, not a mean from other windows.
+        mean_pose = model.start_pose(corrupted, missing)
         mean_fill = initial_fill(corrupted, missing, mean_pose, "mean")
         never_seen = np.broadcast_to(missing.all(axis=1, keepdims=True), missing.shape)
         filled = {

@@ -28,7 +28,8 @@ DEFAULTS: dict[str, Any] = {
 # Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
 # norms clipped at 100; one phase, so an epoch is one pass of that phase).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "hgvae": {"frames": 50, "lr_generator": 1e-4, "grad_clip_norm": 100.0, "n_critic": 1},
+    "hgvae": {"frames": 50, "lr_generator": 1e-4, "grad_clip_norm": 100.0, "n_critic": 1,
+              "model_config": {"canonical_facing": True}},
     # ST-GCN trains with SGD at 0.1; Adam at 1e-3 gets there in fewer steps on a CPU. A short EMA:
     # the frozen recogniser should be the weights at the end, barely smoothed.
     "recognizer": {"frames": 64, "lr_generator": 1e-3, "betas": [0.9, 0.999], "n_critic": 1,

@@ -48,16 +48,19 @@ def mean_pose_fill(windows: np.ndarray, missing: np.ndarray, mean_pose: np.ndarr
     """The training mean pose, translated in every frame to fit that frame's observed coordinates
     (least squares: the mean residual), at the missing entries.
 
-    ``mean_pose [J, 3]`` is HG-VAE's ``position_mean``: joints 1.. as offsets from the root, the
-    root's entry its mean place in a window (height = mean root height). A frame with nothing
+    ``mean_pose [J, 3]`` (or one per window, ``[W, J, 3]``) is HG-VAE's ``position_mean`` (facing
+    each window's way: `HGVAE.start_pose`): joints 1.. as offsets from the root, the root's entry
+    its mean place in a window (height = mean root height). A frame with nothing
     observed in a coordinate takes the translation interpolated from its neighbours, and a window
     with nothing observed in it the mean root height and the origin."""
     from motiongen.inference.baselines import linear_interpolation
 
     offsets = np.array(mean_pose, dtype=np.float64)
-    offsets[0] = 0.0  # the root sits on the translation itself
+    if offsets.ndim == 2:
+        offsets = np.broadcast_to(offsets, (len(windows), *offsets.shape)).copy()
+    offsets[:, 0] = 0.0  # the root sits on the translation itself
     observed = ~missing
-    residual = np.where(observed, windows - offsets, 0.0).sum(axis=2)  # [W, T, 3]
+    residual = np.where(observed, windows - offsets[:, None], 0.0).sum(axis=2)  # [W, T, 3]
     counts = observed.sum(axis=2)
     seen = counts > 0
     translation = np.where(seen, residual / np.maximum(counts, 1), 0.0)
@@ -65,9 +68,10 @@ def mean_pose_fill(windows: np.ndarray, missing: np.ndarray, mean_pose: np.ndarr
     gaps = ~seen & np.broadcast_to(some, seen.shape)
     if gaps.any():
         translation = linear_interpolation(translation[:, :, None, :], gaps[:, :, None, :])[:, :, 0, :]
-    default = np.array([0.0, mean_pose[0][1], 0.0])
+    height = np.asarray(mean_pose, dtype=np.float64)[..., 0, 1]
+    default = np.stack(np.broadcast_arrays(0.0, height, 0.0), axis=-1).reshape(-1, 1, 3)
     translation = np.where(np.broadcast_to(some, seen.shape), translation, default)
-    fill = translation[:, :, None, :] + offsets[None, None]
+    fill = translation[:, :, None, :] + offsets[:, None]
     return np.where(missing, fill, windows)
 
 
@@ -97,8 +101,7 @@ def impute_windows(model, windows: np.ndarray, steps: int = DEFAULT_STEPS, init:
         raise ConfigError(f"the learning rate must be positive, got {lr}")
     windows = np.asarray(windows, dtype=np.float32)
     missing = ~np.isfinite(windows)
-    mean_pose = model.position_mean.detach().cpu().double().numpy()
-    start = initial_fill(windows, missing, mean_pose, init)
+    start = initial_fill(windows, missing, model.start_pose(windows, missing), init)
     results = [_impute_batch(model, start[k:k + BATCH_WINDOWS], missing[k:k + BATCH_WINDOWS], int(steps), float(lr),
                              None if labels is None else labels[k:k + BATCH_WINDOWS], torch.device(device), on_batch)
                for k in range(0, len(windows), BATCH_WINDOWS)]  # batches of windows, not single windows

@@ -60,6 +60,10 @@ class HGVAEConfig:
     kl_start: float = 0.001  # β at step 0
     kl_warmup_steps: int = 2000  # β reaches 1 here (linear)
     min_std: float = 1e-3  # floor of every posterior/prior standard deviation
+    # Turn each window about the up axis so its mean left-minus-right vector points along +x
+    # before normalising: windows then differ in what the body does, not in which way it faces.
+    # (False in checkpoints written before it existed; `motiongen train hgvae` turns it on.)
+    canonical_facing: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "HGVAEConfig":
@@ -100,10 +104,16 @@ class HGVAE(nn.Module):
 
     kind = "hgvae"
 
-    def __init__(self, config: HGVAEConfig, joints: int, num_classes: int):
+    def __init__(self, config: HGVAEConfig, joints: int, num_classes: int,
+                 symmetry: tuple[tuple[int, int], ...] = ()):
         super().__init__()
         self.config = config
         self.joints = int(joints)
+        if config.canonical_facing and not symmetry:
+            raise ConfigError("hgvae canonical_facing needs a skeleton with left/right symmetry pairs")
+        pairs = torch.as_tensor(np.asarray(symmetry, dtype=np.int64).reshape(-1, 2))
+        self.register_buffer("left_joints", pairs[:, 0].clone(), persistent=False)
+        self.register_buffer("right_joints", pairs[:, 1].clone(), persistent=False)
         self.num_classes = int(num_classes)
         frames, hidden, blocks = int(config.frames), int(config.hidden), int(config.blocks)
         self.nodes = [3 * self.joints] + [int(n) for n in config.nodes]
@@ -149,7 +159,9 @@ class HGVAE(nn.Module):
         """Normalisation statistics from training windows ``[N, T, V, 3]`` (metres): the mean and
         standard deviation of every coordinate of `relative` (``position_mean`` is thus the mean
         pose relative to the root, the root's entry its mean place in a window)."""
-        relative = self.relative(torch.tensor(np.asarray(positions), dtype=torch.float64))
+        chunks = [self.body_frame(torch.tensor(np.asarray(positions[k:k + 4096]), dtype=torch.float64))
+                  for k in range(0, len(positions), 4096)]
+        relative = torch.cat(chunks)
         self.position_mean.copy_(relative.mean(dim=(0, 1)).float())
         self.position_std.copy_(relative.std(dim=(0, 1)).clamp_min(1e-3).float())
 
@@ -162,9 +174,26 @@ class HGVAE(nn.Module):
         place[..., 1] = 0.0
         return torch.cat([root - place, positions[..., 1:, :] - root], dim=-2)
 
+    def facing(self, positions: torch.Tensor, observed: torch.Tensor | None = None) -> torch.Tensor:
+        """``[...]`` angle (radians) of each window's mean left-minus-right horizontal vector, over
+        frames and symmetry pairs; ``observed [..., T, V]`` (bool) limits it to pairs seen whole."""
+        difference = positions[..., self.left_joints, :] - positions[..., self.right_joints, :]  # [..., T, P, 3]
+        if observed is not None:
+            both = (observed[..., self.left_joints] & observed[..., self.right_joints]).unsqueeze(-1)
+            difference = torch.where(both, difference, torch.zeros_like(difference))
+        lateral = difference.sum(dim=(-3, -2))
+        return torch.atan2(lateral[..., 2], lateral[..., 0] + 1e-9)  # finite gradient if no pair is seen
+
+    def body_frame(self, positions: torch.Tensor) -> torch.Tensor:
+        """`relative`, turned so the window faces the canonical way when ``canonical_facing``."""
+        relative = self.relative(positions)
+        if not self.config.canonical_facing:
+            return relative
+        return turn(relative, self.facing(positions))
+
     def to_nodes(self, positions: torch.Tensor) -> torch.Tensor:
         """``[B, T, V, 3]`` metres → ``[B, 3V, T]`` normalised trajectories (node = 3·joint + axis)."""
-        normalised = (self.relative(positions) - self.position_mean) / self.position_std
+        normalised = (self.body_frame(positions) - self.position_mean) / self.position_std
         return normalised.flatten(2).transpose(1, 2)
 
     # --- the model ----------------------------------------------------------------------------
@@ -225,9 +254,30 @@ class HGVAE(nn.Module):
         nll, _, _ = self.terms(positions, labels, sample=False, hold_latents=True)
         return nll / self.elements
 
+    def start_pose(self, windows: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """``[W, V, 3]`` the training mean pose (`position_mean`) facing each window's way: with
+        ``canonical_facing``, turned back by the facing of the window's fully observed symmetry
+        pairs (0 when none is seen whole); otherwise the same pose for every window."""
+        mean = self.position_mean.detach().cpu().double()
+        count = len(windows)
+        if not self.config.canonical_facing:
+            return mean.expand(count, -1, -1).numpy().copy()
+        with torch.no_grad():
+            positions = torch.as_tensor(np.where(missing, 0.0, windows), dtype=torch.float64)
+            angles = self.facing(positions, torch.as_tensor(~missing.any(-1)))
+        return turn(mean.expand(count, 1, -1, -1), -angles.cpu())[:, 0].numpy()
+
     @property
     def elements(self) -> int:
         return self.nodes[0] * int(self.config.frames)
+
+
+def turn(positions: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Rotate ``[..., T, V, 3]`` by ``angles [...]`` about +Y (x' = cos·x + sin·z, z' = cos·z − sin·x),
+    so a horizontal vector at angle θ (atan2(z, x)) comes to +x when turned by θ."""
+    cos, sin = torch.cos(angles)[..., None, None], torch.sin(angles)[..., None, None]
+    x, y, z = positions[..., 0], positions[..., 1], positions[..., 2]
+    return torch.stack([cos * x + sin * z, y, cos * z - sin * x], dim=-1)
 
 
 def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:
@@ -235,5 +285,6 @@ def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:
     if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 1:
         raise ConfigError(f"hgvae needs at least one class, got num_classes={num_classes!r}")
     settings = HGVAEConfig.from_dict(config)
-    return ModelPair(kind="hgvae", config=settings, generator=HGVAE(settings, skeleton.joint_count, int(num_classes)),
+    return ModelPair(kind="hgvae", config=settings, generator=HGVAE(settings, skeleton.joint_count, int(num_classes),
+                                                                     tuple(skeleton.symmetry)),
                      critic=None)

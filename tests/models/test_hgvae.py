@@ -155,3 +155,48 @@ def test_posterior_energy_differentiates_the_likelihood_only():
     torch.testing.assert_close(gradient, expected, atol=1e-6, rtol=1e-5)
     (through_encoder,) = torch.autograd.grad(model.terms(x, sample=False)[0].sum(), x)
     assert not torch.allclose(through_encoder / model.elements, gradient)
+
+
+def _turned(positions: torch.Tensor, angle: float) -> torch.Tensor:
+    from motiongen.models.hgvae import turn
+
+    return turn(positions, torch.full(positions.shape[:-3], angle))
+
+
+def test_canonical_facing_makes_the_input_independent_of_heading():
+    model = tiny(canonical_facing=True).eval()
+    windows = walking_windows()
+    model.fit_data(windows.numpy())
+    for angle in (0.7, -2.0, 3.0):
+        torch.testing.assert_close(model.to_nodes(_turned(windows, angle)), model.to_nodes(windows),
+                                   atol=1e-3, rtol=0)
+    plain = tiny().eval()  # the old behaviour (and old checkpoints' default) sees the heading
+    plain.fit_data(windows.numpy())
+    assert not torch.allclose(plain.to_nodes(_turned(windows, 0.7)), plain.to_nodes(windows), atol=1e-3)
+    assert HGVAEConfig().canonical_facing is False
+
+
+def test_the_start_pose_faces_the_window_from_its_observed_pairs():
+    model = tiny(canonical_facing=True)
+    windows = walking_windows(2)
+    model.fit_data(windows.numpy())
+    turned = _turned(windows, 1.1).numpy()
+    missing = np.zeros(turned.shape, dtype=bool)
+    pose = model.start_pose(turned, missing)
+    # the canonical mean pose turned back to each window's heading: its own left-right vector
+    # points like the window's
+    left, right = model.left_joints.numpy(), model.right_joints.numpy()
+    window_lateral = (turned[:, :, left] - turned[:, :, right]).mean(axis=(1, 2))
+    pose_lateral = (pose[:, left] - pose[:, right]).mean(axis=1)
+    angle = lambda v: np.arctan2(v[:, 2], v[:, 0])  # noqa: E731
+    np.testing.assert_allclose(angle(pose_lateral), angle(window_lateral), atol=1e-4)
+    # hiding one side of a pair leaves the heading to the other pairs
+    missing[:, :, left[0]] = True
+    hidden = model.start_pose(turned, missing)
+    np.testing.assert_allclose(angle((hidden[:, left] - hidden[:, right]).mean(axis=1)), angle(window_lateral),
+                               atol=0.05)
+
+
+def test_canonical_facing_needs_symmetry_pairs():
+    with pytest.raises(ConfigError, match="symmetry"):
+        HGVAE(HGVAEConfig(**TINY, canonical_facing=True), joints=17, num_classes=3)
