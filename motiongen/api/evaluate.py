@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 
 from motiongen.errors import ConfigError
+from motiongen.metrics.generation import fid, mean_interval
 
 REAL_STRIDE_DIVISOR = 8
 METRICS = ("fid", "accuracy", "diversity", "multimodality", "mmd_a", "mmd_s",
@@ -125,7 +126,7 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
 
 
 @dataclass
-class Setting:
+class EvaluationSetting:
     """Everything fixed across rounds: recogniser, real reference, which actions, how long."""
 
     recognizer: object  # FrozenRecognizer
@@ -140,7 +141,7 @@ class Setting:
 
 
 def prepare_setting(source: GeneratorSource, recognizer, data, subjects=None, frames: int | None = None,
-                    truncation: float = 1.0, name: str = "the generator") -> Setting:
+                    truncation: float = 1.0, name: str = "the generator") -> EvaluationSetting:
     """Check the request against generator and recogniser, and read the real clips."""
     window = recognizer.frames
     default = max(window, int(round(source.frames * recognizer.fps / source.fps)))
@@ -156,11 +157,11 @@ def prepare_setting(source: GeneratorSource, recognizer, data, subjects=None, fr
     usable = [k for k, action in enumerate(test_actions) if action in source.actions]
     if not usable:
         raise ConfigError(f"{name}: knows none of the test clips' actions ({', '.join(sorted(set(test_actions)))})")
-    return Setting(recognizer, reference, test_actions, np.array(usable),
+    return EvaluationSetting(recognizer, reference, test_actions, np.array(usable),
                    sorted(set(test_actions) - set(source.actions)), holdout, length, native, float(truncation))
 
 
-def score_round(source: GeneratorSource, setting: Setting, samples: int, seed: int, round_index: int,
+def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: int, seed: int, round_index: int,
                 device) -> tuple[dict[str, float], list[float], np.ndarray]:
     """One round: ``samples`` fresh clips scored against the real test windows. Returns the
     scores, FID per window position along the clips, and the clips ``[N, T, J, 3]``."""
@@ -180,7 +181,7 @@ def score_round(source: GeneratorSource, setting: Setting, samples: int, seed: i
     labels = np.repeat(rec.labels_for(actions), positions)
     scores = ev.score_set(features, logits, labels, flat, reference, rng)
     by_position = features.reshape(count, positions, -1)
-    along = [float(_fid(by_position[:, p], reference.test_features)) for p in range(positions)]
+    along = [float(fid(by_position[:, p], reference.test_features)) for p in range(positions)]
     return scores, along, clips
 
 
@@ -233,7 +234,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
     window = rec.frames
     windows_summary = []
     for p in range(fid_by_position.shape[1]):
-        mean, half = _interval(fid_by_position[:, p])
+        mean, half = (float(v) for v in mean_interval(fid_by_position[:, p]))
         windows_summary.append({"window": p, "start_frame": p * window, "start_s": p * window / rec.fps,
                                 "fid": mean, "interval": half})
     report = {
@@ -256,7 +257,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
 
 def periodic_evaluator(recognizer: str | Path, data: str | Path, dataset, subjects=None, samples: int = 256,
                        device="cpu") -> Callable:
-    """For the training loop: ``evaluate(generator, step) -> {"eval_fid", "eval_accuracy",
+    """For the training loop: ``evaluate(generator) -> {"eval_fid", "eval_accuracy",
     "eval_diversity", "eval_multimodality"}`` on ``samples`` clips of the EMA generator against
     the recogniser's held-out test windows (real clips prepared once, here). The same seeds every
     time, so the curve shows the generator changing, not the draw."""
@@ -275,27 +276,13 @@ def periodic_evaluator(recognizer: str | Path, data: str | Path, dataset, subjec
         scores, _, _ = score_round(source, holder["setting"], samples, seed=0, round_index=0, device=torch_device)
         return {f"eval_{key}": float(scores[key]) for key in ("fid", "accuracy", "diversity", "multimodality")}
 
-    evaluate_now.recognizer_sha256 = rec.sha256
-    evaluate_now.setting = holder
     return evaluate_now
-
-
-def _fid(a: np.ndarray, b: np.ndarray) -> float:
-    from motiongen.metrics.generation import fid
-
-    return fid(a, b)
-
-
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    from motiongen.metrics.generation import mean_interval
-
-    mean, half = mean_interval(values)
-    return float(mean), float(half)
 
 
 # --- output --------------------------------------------------------------------------------------
 
-def _figure(value: dict) -> str:
+def format_figure(value: dict) -> str:
+    """``mean ± interval`` with digits to suit the size."""
     mean, half = value["mean"], value["interval"]
     if not np.isfinite(mean):
         return "n/a"
@@ -311,7 +298,7 @@ def to_markdown(report: dict) -> str:
              "", "| metric | generated | real |", "| --- | ---: | ---: |"]
     for key in METRICS:
         value = report["metrics"][key]
-        lines.append(f"| {LABELS[key]} | {_figure(value['generated'])} | {_figure(value['real'])} |")
+        lines.append(f"| {LABELS[key]} | {format_figure(value['generated'])} | {format_figure(value['real'])} |")
     if len(report["per_window_fid"]) > 1:
         lines += ["", "| window start (s) | FID |", "| ---: | ---: |"]
         lines += [f"| {row['start_s']:.1f} | {row['fid']:.2f} ± {row['interval']:.2f} |"

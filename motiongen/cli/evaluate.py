@@ -54,7 +54,7 @@ def evaluate(
 
 
 def _tables(report: dict) -> None:
-    from motiongen.api.evaluate import LABELS, METRICS, _figure
+    from motiongen.api.evaluate import LABELS, METRICS, format_figure
 
     table = Table(title=f"{report['generator_kind']} {Path(report['generator']).name} · {report['repeats']} rounds × "
                         f"{report['samples']} clips of {report['frames']} frames · test subjects "
@@ -66,7 +66,7 @@ def _tables(report: dict) -> None:
     table.add_column("real", justify="right")
     for key in METRICS:
         value = report["metrics"][key]
-        table.add_row(LABELS[key], _figure(value["generated"]), _figure(value["real"]))
+        table.add_row(LABELS[key], format_figure(value["generated"]), format_figure(value["real"]))
     stdout.print(table)
     rows = report["per_window_fid"]
     if len(rows) > 1:
