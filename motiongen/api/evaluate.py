@@ -59,13 +59,17 @@ def real_reference(recognizer, data: str | Path, subjects: list[str] | None):
         raise ConfigError(f"{data}: subjects {', '.join(holdout)} leave no test or no training windows")
     test, train = dataset.split("test"), dataset.split("train")
     test_labels = recognizer.labels_for([dataset.actions[k] for k in test.labels])
+    train_labels = recognizer.labels_for([dataset.actions[k] for k in train.labels])
+    # only training windows of the test set's actions can enter the floor: embed just those
+    floor_candidates = np.isin(train_labels, test_labels)
     test_windows = np.asarray(test.windows, dtype=np.float32)
-    train_windows = np.asarray(train.windows, dtype=np.float32)
+    train_windows = np.asarray(train.windows[floor_candidates], dtype=np.float32)
+    train_labels = train_labels[floor_candidates]
     test_features, test_logits = recognizer.embed(test_windows)
     train_features, _ = recognizer.embed(train_windows)
     reference = RealReference(test_windows=test_windows, test_features=test_features, test_logits=test_logits,
                               test_labels=test_labels, train_windows=train_windows, train_features=train_features,
-                              train_labels=recognizer.labels_for([dataset.actions[k] for k in train.labels]))
+                              train_labels=train_labels)
     return reference, holdout, [dataset.actions[k] for k in test.labels]
 
 
@@ -241,7 +245,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
         "generator": str(checkpoint.path), "generator_kind": checkpoint.kind, "generator_step": checkpoint.step,
         "recognizer": str(rec.checkpoint.path), "recognizer_sha256": rec.sha256,
         "data": str(data), "test_subjects": setting.holdout, "test_windows": int(len(reference.test_windows)),
-        "train_windows": int(len(reference.train_windows)), "samples": int(samples), "repeats": int(repeats),
+        "floor_train_windows": int(len(reference.train_windows)), "samples": int(samples), "repeats": int(repeats),
         "frames": setting.length, "fps": rec.fps, "window": window, "truncation": truncation, "seed": int(seed),
         "actions_skipped": setting.skipped,
         "metrics": {key: {"generated": generated[key], "real": real[key]} for key in METRICS},
