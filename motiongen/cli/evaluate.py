@@ -23,7 +23,7 @@ def evaluate(
     recognizer: Annotated[Optional[str], typer.Option("--recognizer", help="Frozen recogniser: a checkpoint (motiongen train recognizer ...) or a shipped name (default recognizer-cmu31).", show_default=False)] = None,
     samples: Annotated[int, typer.Option("--samples", help="Generated clips per round.")] = 500,
     repeats: Annotated[int, typer.Option("--repeats", help="Rounds with fresh samples; figures are mean ± 95% interval over them.")] = 20,
-    frames: Annotated[Optional[int], typer.Option("--frames", help="Length of the generated clips (default the recogniser's window); longer clips are scored per window too.", show_default=False)] = None,
+    frames: Annotated[Optional[int], typer.Option("--frames", help="Length of the generated clips (default the generator's training window, at least the recogniser's); longer clips are also scored window by window.", show_default=False)] = None,
     subjects: Annotated[Optional[str], typer.Option("--subjects", help="Test subjects, comma-separated (default: the ones the recogniser was trained without).", show_default=False)] = None,
     truncation: Annotated[Optional[float], typer.Option("--truncation", help="Truncation ψ (default the checkpoint's).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sample k of round r uses seed SEED + r·samples + k.")] = 0,
