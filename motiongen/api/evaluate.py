@@ -84,12 +84,11 @@ class GeneratorSource:
     fps: float
     actions: list[str]
     frames: int  # its training window
-    kind: str = ""
 
     @classmethod
     def from_checkpoint(cls, checkpoint) -> "GeneratorSource":
         return cls(checkpoint.pair.generator, checkpoint.normalization, checkpoint.skeleton, checkpoint.fps,
-                   list(checkpoint.actions), int(checkpoint.frames), checkpoint.kind)
+                   list(checkpoint.actions), int(checkpoint.frames))
 
 
 def generated_positions(source: GeneratorSource, actions: list[str], frames: int, seeds: list[int],

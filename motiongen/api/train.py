@@ -226,20 +226,15 @@ def train_from_options(
             render_every_steps=resolved["render_every_steps"], augment=resolved["augment"],
             resume=resume is not None, progress=progress,
             evaluate_every_steps=resolved["evaluate_every_steps"],
-            evaluator=_evaluator(model, data, resolved, dataset, world),
+            evaluator=_evaluator(data, resolved, dataset, world),
             extra_config={"options": stored},
         )
 
 
-def _evaluator(model: str, data: Path, options: dict[str, Any], dataset, world):
+def _evaluator(data: Path, options: dict[str, Any], dataset, world):
     """The periodic evaluation of a generator (`motiongen.api.evaluate.periodic_evaluator`) on rank 0."""
     if not options["evaluate_every_steps"] or not world.is_main:
         return None
-    from motiongen.models import create_model
-
-    probe = create_model(model, dataset.skeleton, num_classes=len(dataset.actions), **options["model_config"])
-    if not hasattr(probe.generator, "make_latent"):
-        raise ConfigError(f"--eval-every scores generated motion; {model} does not generate any")
     from motiongen.api.evaluate import periodic_evaluator
 
     return periodic_evaluator(options["recognizer"], data, dataset, device=options["device"])

@@ -273,11 +273,11 @@ class HGVAE(nn.Module):
 
 
 def turn(positions: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """Rotate ``[..., T, V, 3]`` by ``angles [...]`` about +Y (x' = cos·x + sin·z, z' = cos·z − sin·x),
-    so a horizontal vector at angle θ (atan2(z, x)) comes to +x when turned by θ."""
-    cos, sin = torch.cos(angles)[..., None, None], torch.sin(angles)[..., None, None]
-    x, y, z = positions[..., 0], positions[..., 1], positions[..., 2]
-    return torch.stack([cos * x + sin * z, y, cos * z - sin * x], dim=-1)
+    """`motiongen.data.augment.rotate_about_up` for ``[B, T, V, 3]`` positions: a horizontal vector
+    at angle θ (atan2(z, x)) comes to +x when turned by θ."""
+    from motiongen.data.augment import rotate_about_up
+
+    return rotate_about_up(positions.movedim(-1, 1), angles).movedim(1, -1)
 
 
 def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:

@@ -48,8 +48,9 @@ from motiongen.training.preview import render_preview
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 LAST = "last"
-# The one phase of a model without a critic, by kind (default "vae"): the loss it runs.
-SINGLE_PHASE = {"recognizer": "classify"}
+# The one phase of a model without a critic, by kind: its name and the loss it runs.
+SINGLE_PHASE = {"recognizer": ("classify", ClassifierLoss)}
+DEFAULT_SINGLE_PHASE = ("vae", VaeLoss)
 PRELOAD_BYTES = 2 << 30  # datasets up to this size are normalised once and kept on the device
 
 
@@ -140,8 +141,6 @@ def train(
         last_path = run_dir / (LAST + ckpt.SUFFIX)
         if resume and not last_path.is_file():
             raise ConfigError(f"{run_dir}: nothing to resume (no {last_path.name})")
-        if world.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
         use_bf16 = precision == "bf16" and torch_device.type == "cuda"
         if precision == "bf16" and not use_bf16:
             warnings.warn("bf16 autocast runs on CUDA only; training in fp32")
@@ -153,6 +152,10 @@ def train(
         torch.manual_seed(_derive_seed(seed, "init"))
         pair = build_model(model, dataset, model_config)
         likelihood_model = pair.critic is None  # a VAE: one phase on its own bound, no critic
+        if evaluate_every_steps and not hasattr(pair.generator, "make_latent"):  # every rank refuses alike
+            raise ConfigError(f"periodic evaluation scores generated motion; {model} does not generate any")
+        if world.is_main:  # only now: a refused request leaves no empty run folder
+            run_dir.mkdir(parents=True, exist_ok=True)
         pair.generator.to(torch_device).train()
         if not likelihood_model:
             pair.critic.to(torch_device).train()
@@ -160,8 +163,9 @@ def train(
         adam_kind = {"fused": True} if torch_device.type == "cuda" else {"foreach": True}
         generator_optimizer = torch.optim.Adam(pair.generator.parameters(), lr=lr_generator, betas=tuple(betas),
                                                **adam_kind)
+        single_phase, single_loss = SINGLE_PHASE.get(pair.kind, DEFAULT_SINGLE_PHASE)
         if likelihood_model:  # one phase on the model's own objective
-            phases = [Phase(SINGLE_PHASE.get(pair.kind, "vae"), pair.generator, generator_optimizer, 1)]
+            phases = [Phase(single_phase, pair.generator, generator_optimizer, 1)]
         else:
             critic_optimizer = torch.optim.Adam(pair.critic.parameters(), lr=lr_critic, betas=tuple(betas),
                                                 **adam_kind)
@@ -194,8 +198,7 @@ def train(
         autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
         if likelihood_model:
             model_train = distributed.wrap(pair.generator, world, torch_device)
-            loss_class = ClassifierLoss if phases[0].name == "classify" else VaeLoss
-            loss = loss_class(torch.compile(model_train) if compile else model_train, pair.generator, autocast)
+            loss = single_loss(torch.compile(model_train) if compile else model_train, pair.generator, autocast)
         else:
             networks = _networks(pair, world, torch_device, compile)
             loss = WganGpLoss(networks, gp_weight=gp_weight, drift_weight=drift_weight, autocast=autocast)

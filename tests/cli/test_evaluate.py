@@ -128,3 +128,13 @@ def test_bad_requests_are_one_line_errors(runs, tmp_path, case, fragments):
     }[case]
     assert_one_line_error(run(*arguments), *fragments)
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_periodic_evaluation_of_a_model_that_generates_nothing_is_refused(runs, tmp_path):
+    from motiongen.errors import ConfigError
+
+    data, recognizer, _ = runs
+    with pytest.raises(ConfigError, match="does not generate"):
+        _train("recognizer", data, tmp_path / "run", batch_size=4, steps=1, model_config=RECOGNIZER,
+               recognizer=str(recognizer), evaluate_every_steps=1)
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made
