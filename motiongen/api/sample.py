@@ -7,9 +7,11 @@ the retargeted clip (`motiongen.api.convert.solve_rotations`).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from motiongen.api.convert import solve_rotations
@@ -31,6 +33,39 @@ class SampleResult:
     written: list[Path] = field(default_factory=list)
     action: str = ""
     picture: Path | None = None
+    start_error_mm: list[float] = field(default_factory=list)  # per sample, with a start pose
+
+
+@dataclass
+class StartPose:
+    """The first frame of a motion file on a model's skeleton: positions ``[V, 3]`` (metres) and
+    the normalised features the generator starts from (``[3, V]``)."""
+
+    positions: np.ndarray
+    features: np.ndarray
+
+
+def load_start_pose(path: str | Path, checkpoint) -> StartPose:
+    """Frame 0 of any motion file, retargeted to the checkpoint's skeleton when it is on another."""
+    from motiongen.data.features import to_channels_first, to_features
+    from motiongen.formats import read_motion
+
+    motion = read_motion(path)
+    if motion.frame_count < 1:
+        raise ConfigError(f"{path}: no frames to take a start pose from")
+    first = motion[0:1]
+    if not first.skeleton.same_layout(checkpoint.skeleton):
+        first = retarget(first, checkpoint.skeleton)
+    positions = np.asarray(first.positions[0], dtype=np.float32)
+    if not np.isfinite(positions).all():
+        raise ConfigError(f"{path}: the first frame has missing joints; a start pose needs every joint")
+    from motiongen.data.features import Normalization
+
+    normalization = checkpoint.normalization
+    if not isinstance(normalization, Normalization):
+        normalization = Normalization.from_dict(normalization)
+    features = normalization.normalize(to_features(positions[None]))[0]  # [V, 3]
+    return StartPose(positions=positions, features=to_channels_first(features[None])[:, 0])
 
 
 def resolve_device(device: str) -> torch.device:
@@ -61,15 +96,21 @@ def output_paths(output: str, count: int) -> list[str]:
 def sample(model: str | Path, action: str | int, frames: int | None = None, count: int = 1, seed: int = 0,
            truncation: float | None = None, skeleton: str | None = None, fps: float | None = None,
            output: str | None = None, device: str = "auto", batch_size: int = 64,
-           render: str | Path | None = None) -> SampleResult:
+           render: str | Path | None = None, start_pose: str | Path | None = None) -> SampleResult:
     """Generate ``count`` clips of ``action``; write them when ``output`` is given, and draw them
-    side by side (GIF/MP4 animation or PNG contact sheet) when ``render`` is given."""
+    side by side (GIF/MP4 animation or PNG contact sheet) when ``render`` is given. A generator
+    that starts from a pose (LARNet) starts every sample at frame 0 of ``start_pose`` (any motion
+    file), in place, and reports how far the first frame lands from it."""
     from motiongen.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(model)
     if not hasattr(checkpoint.pair.generator, "make_latent"):
         raise ConfigError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint fills in missing joints rather than "
-                          "generating motion; use motiongen impute, or sample from a kinetic-gan or csgn checkpoint")
+                          "generating motion; use motiongen impute, or sample from a kinetic-gan, csgn or larnet "
+                          "checkpoint")
+    if start_pose is not None and "start" not in inspect.signature(checkpoint.pair.generator.forward).parameters:
+        raise ConfigError(f"--start-pose: a {checkpoint.kind} model does not start from a given pose; "
+                          "use a larnet checkpoint")
     frames = int(frames if frames is not None else checkpoint.frames)
     label = resolve_action(action, checkpoint.actions)
     check_request(frames, count, checkpoint.pair.generator)
@@ -81,17 +122,20 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
     if render is not None:
         render = check_output(render)  # a bad picture name fails before any work
     target = load_skeleton(skeleton) if skeleton else None
+    start = load_start_pose(start_pose, checkpoint) if start_pose is not None else None
     seeds = [seed + k for k in range(count)]
     features = generate_features(checkpoint.pair.generator, label, frames, seeds, truncation,
-                                 resolve_device(device), batch_size)
+                                 resolve_device(device), batch_size, None if start is None else start.features)
     meta = {"action": checkpoint.actions[label], "model": checkpoint.kind, "truncation": truncation}
-    motions = features_to_motions(features, checkpoint, meta)
+    start_xz = (0.0, 0.0) if start is None else (float(start.positions[0, 0]), float(start.positions[0, 2]))
+    motions = features_to_motions(features, checkpoint, meta, start_xz)
     motions = [m.with_meta(seed=s) for m, s in zip(motions, seeds)]
+    errors = [] if start is None else [start_error_mm(m.positions[0], start.positions) for m in motions]
     if fps is not None:
         motions = [resample(m, fps) for m in motions]
     if target is not None and not target.same_layout(checkpoint.skeleton):
         motions = [retarget(m, target) for m in motions]
-    result = SampleResult(motions=motions, action=checkpoint.actions[label])
+    result = SampleResult(motions=motions, action=checkpoint.actions[label], start_error_mm=errors)
     for motion, path in zip(motions, paths):
         if path == "-" or path.lower().endswith(".bvh"):
             motion = _with_rotations(motion, checkpoint)
@@ -103,6 +147,11 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
         titles = [f"{result.action} · seed {s}" for s in seeds]
         result.picture = render_motions(motions, titles, render, RenderOptions(columns=min(count, 4))).path
     return result
+
+
+def start_error_mm(first_frame: np.ndarray, pose: np.ndarray) -> float:
+    """Mean distance over joints (mm) between a sample's first frame and its start pose."""
+    return float(np.linalg.norm(np.asarray(first_frame) - np.asarray(pose), axis=-1).mean() * 1000.0)
 
 
 def _with_rotations(motion: Motion, checkpoint) -> Motion:

@@ -26,16 +26,17 @@ def sample(
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples generated at once.")] = 64,
     render: Annotated[Optional[str], typer.Option("--render", help="Also draw the samples side by side: .gif or .mp4 (animation), .png (contact sheet).")] = None,
+    start_pose: Annotated[Optional[str], typer.Option("--start-pose", help="LARNet: start every sample at the first frame of this motion file (default: the action's mean start pose).")] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Generate action-conditioned motion from a trained generator (Kinetic-GAN or CSGN)."""
+    """Generate action-conditioned motion from a trained generator (Kinetic-GAN, CSGN or LARNet)."""
     if output is None and render is None:
         raise ConfigError("say where the samples go: -o FILE (.bvh, .npy, .npz or -) and/or --render PICTURE")
     from motiongen.api.sample import sample as sample_motion  # torch loads only for commands that need it
 
     result = sample_motion(model, action, frames=frames, count=count, seed=seed, truncation=truncation,
                            skeleton=skeleton, fps=fps, output=output, device=device, batch_size=batch_size,
-                           render=render)
+                           render=render, start_pose=start_pose)
     if output != "-":
         for path in result.written + ([result.picture] if result.picture else []):
             stdout.print(str(path), highlight=False)
@@ -43,3 +44,6 @@ def sample(
         first = result.motions[0]
         stderr.print(f"{len(result.motions)} × {result.action!r}: {first.frame_count} frames at {first.fps:g} fps "
                      f"on {first.skeleton.name}", highlight=False)
+        if result.start_error_mm:
+            stderr.print(f"first frame within {max(result.start_error_mm):.1f} mm of the start pose "
+                         "(mean over joints, worst sample)", highlight=False)

@@ -111,7 +111,7 @@ class _Display:
 
 @handle_errors
 def train(
-    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan, csgn, hgvae or recognizer (optional with --resume).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan, csgn, larnet, hgvae or recognizer (optional with --resume).", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Dataset: a folder of motion files (with manifest.csv, or labelled by folder names), a manifest .csv, or NTU arrays (.npy/.npz).", show_default=False)] = None,
     skeleton: SkeletonOption = None,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Training window length in frames (default 64).", show_default=False)] = None,
@@ -148,7 +148,7 @@ def train(
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Train a motion model on your motion data: the GANs (WGAN-GP), HG-VAE (for impute) or the
+    """Train a motion model on your motion data: the GANs (WGAN-GP), LARNet, HG-VAE (for impute) or the
     ST-GCN recogniser (for evaluate); resumable, multi-GPU with torchrun."""
     model_config = _model_options(model_option)
     if mapping_depth is not None:

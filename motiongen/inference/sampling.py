@@ -54,8 +54,11 @@ def check_request(frames: int, count: int, generator) -> None:
 
 @torch.no_grad()
 def generate_features(generator, label: int, frames: int, seeds: Sequence[int], truncation: float = 1.0,
-                      device: torch.device | str = "cpu", batch_size: int = 64) -> np.ndarray:
-    """Normalised features ``[len(seeds), 3, T, V]`` for one action, in batches."""
+                      device: torch.device | str = "cpu", batch_size: int = 64,
+                      start_pose: np.ndarray | None = None) -> np.ndarray:
+    """Normalised features ``[len(seeds), 3, T, V]`` for one action, in batches; ``start_pose``
+    (normalised features of one pose, ``[3, V]``) is the first frame of every sample, for a
+    generator that takes one (LARNet)."""
     generator = generator.to(device).eval()
     chunks = []
     for start in range(0, len(seeds), batch_size):  # batches of samples, not single samples
@@ -63,7 +66,11 @@ def generate_features(generator, label: int, frames: int, seeds: Sequence[int], 
         latent = generator.make_latent(chunk, frames)
         latent = _to_device(latent, device)
         labels = torch.full((len(chunk),), int(label), dtype=torch.long, device=device)
-        features = generator(latent, labels, truncation)
+        if start_pose is None:
+            features = generator(latent, labels, truncation)
+        else:
+            pose = torch.as_tensor(np.asarray(start_pose), dtype=torch.float32, device=device)
+            features = generator(latent, labels, truncation, start=pose.expand(len(chunk), -1, -1))
         chunks.append(features[:, :, :frames].float().cpu().numpy())
     return np.concatenate(chunks)
 
@@ -78,21 +85,23 @@ def _to_device(latent, device):
     return latent
 
 
-def features_to_motions(features: np.ndarray, checkpoint, meta: dict) -> list[Motion]:
-    """``[N, 3, T, V]`` normalised features → one `Motion` per sample on the training skeleton."""
+def features_to_motions(features: np.ndarray, checkpoint, meta: dict, start_xz=(0.0, 0.0)) -> list[Motion]:
+    """``[N, 3, T, V]`` normalised features → one `Motion` per sample on the training skeleton,
+    the root starting over ``start_xz``."""
     if checkpoint.normalization is None:
         raise ConfigError(f"{checkpoint.path}: checkpoint has no normalisation statistics; cannot return metres")
-    return motions_from_features(features, checkpoint.normalization, checkpoint.skeleton, checkpoint.fps, meta)
+    return motions_from_features(features, checkpoint.normalization, checkpoint.skeleton, checkpoint.fps, meta,
+                                 start_xz)
 
 
 def motions_from_features(features: np.ndarray, normalization, skeleton, fps: float,
-                          meta: dict | None = None) -> list[Motion]:
+                          meta: dict | None = None, start_xz=(0.0, 0.0)) -> list[Motion]:
     """The same from the parts a checkpoint (or a dataset during training) holds; ``normalization``
     is a `Normalization` or its dict."""
     from motiongen.data.features import Normalization, from_features, to_channels_last
 
     if not isinstance(normalization, Normalization):
         normalization = Normalization.from_dict(normalization)
-    positions = from_features(normalization.denormalize(to_channels_last(features)))
+    positions = from_features(normalization.denormalize(to_channels_last(features)), start_xz)
     return [Motion(positions=p, skeleton=skeleton, fps=fps, meta=dict(meta or {}, index=k))
             for k, p in enumerate(positions)]

@@ -41,11 +41,12 @@ def create_model(name: str, skeleton: Skeleton, num_classes: int, **config) -> M
 
 
 def _register_builtin() -> None:
-    from motiongen.models import csgn, hgvae, kinetic_gan, recognizer
+    from motiongen.models import csgn, hgvae, kinetic_gan, larnet, recognizer
 
     register_model("kinetic-gan", kinetic_gan.build)
     register_model("csgn", csgn.build)
     register_model("hgvae", hgvae.build)
+    register_model("larnet", larnet.build)
     register_model("recognizer", recognizer.build)
 
 

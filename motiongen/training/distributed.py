@@ -84,7 +84,9 @@ def wrap(module: nn.Module, world: World, device: torch.device) -> nn.Module:
     if not world.distributed:
         return module
     device_ids = [device.index if device.index is not None else world.local_rank] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+    # A model whose ablations switch parts off says so; DDP then does not wait for their gradients.
+    unused = bool(getattr(module, "may_leave_parameters_unused", False))
+    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=unused)
 
 
 def shard(values: torch.Tensor, world: World) -> torch.Tensor:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import math
 import signal
@@ -42,7 +43,7 @@ from motiongen.training import checkpoint as ckpt
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import JsonlLog, LossMeter
-from motiongen.training.losses import ClassifierLoss, Networks, VaeLoss, WganGpLoss
+from motiongen.training.losses import ClassifierLoss, LarnetLoss, Networks, VaeLoss, WganGpLoss
 from motiongen.training.preview import render_preview
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -51,6 +52,8 @@ LAST = "last"
 # The one phase of a model without a critic, by kind: its name and the loss it runs.
 SINGLE_PHASE = {"recognizer": ("classify", ClassifierLoss)}
 DEFAULT_SINGLE_PHASE = ("vae", VaeLoss)
+# The critic/generator loss of a model with a critic, by kind (default: plain WGAN-GP).
+PAIR_LOSS = {"larnet": LarnetLoss}
 PRELOAD_BYTES = 2 << 30  # datasets up to this size are normalised once and kept on the device
 
 
@@ -201,7 +204,8 @@ def train(
             loss = single_loss(torch.compile(model_train) if compile else model_train, pair.generator, autocast)
         else:
             networks = _networks(pair, world, torch_device, compile)
-            loss = WganGpLoss(networks, gp_weight=gp_weight, drift_weight=drift_weight, autocast=autocast)
+            pair_loss = PAIR_LOSS.get(pair.kind, WganGpLoss)
+            loss = pair_loss(networks, gp_weight=gp_weight, drift_weight=drift_weight, autocast=autocast)
         frames = int(dataset.frames)
         start_step = state.step
         session_start = time.perf_counter()
@@ -230,7 +234,7 @@ def train(
                         other.module.requires_grad_(other is phase)
                     for _ in range(phase.repeats):
                         batch = _draw(phase.name, state, source, pair.generator, global_batch, frames, world,
-                                      torch_device)
+                                      torch_device, getattr(loss, "needs_real", ("critic",)))
                         phase.optimizer.zero_grad(set_to_none=True)
                         values = loss.accumulate_gradients(phase.name, **batch)
                         if grad_clip_norm:
@@ -297,8 +301,11 @@ def build_model(model: str, dataset, model_config: dict):
     if reason:
         raise ConfigError(f"{model} cannot train on {dataset.frames}-frame windows: {reason}")
     fit_data = getattr(pair.generator, "fit_data", None)
-    if callable(fit_data):  # models that keep their own input statistics (HG-VAE) take them here
-        fit_data(training_positions(dataset))
+    if callable(fit_data):  # models that keep their own statistics of the data (HG-VAE, LARNet) take them here
+        offered = {"labels": np.asarray(dataset.labels), "normalization": dataset.normalization,
+                   "actions": list(dataset.actions)}
+        wanted = inspect.signature(fit_data).parameters
+        fit_data(training_positions(dataset), **{k: v for k, v in offered.items() if k in wanted})
     return pair
 
 
@@ -488,8 +495,10 @@ class LoopState:
 
 
 def _draw(phase: str, state: LoopState, source: BatchSource, generator, global_batch: int, frames: int,
-          world: distributed.World, device: torch.device) -> dict:
-    """One phase's inputs: every rank draws the global batch and keeps its shard."""
+          world: distributed.World, device: torch.device, needs_real: Sequence[str] = ("critic",)) -> dict:
+    """One phase's inputs: every rank draws the global batch and keeps its shard. Phases in
+    ``needs_real`` get real windows (and their labels); a generator phase without them draws
+    classes as the data has them."""
     if phase in ("vae", "classify"):  # real windows only, as positions (a VAE draws its own latents)
         indices = distributed.shard(state.sampler.draw(global_batch), world)
         positions, labels = source.positions(indices)
@@ -497,7 +506,7 @@ def _draw(phase: str, state: LoopState, source: BatchSource, generator, global_b
     seeds = state.latent_base + state.latent_draws * global_batch + torch.arange(global_batch)
     state.latent_draws += 1
     latent = generator.make_latent(distributed.shard(seeds, world).tolist(), frames).to(device, non_blocking=True)
-    if phase == "critic":
+    if phase in needs_real:
         indices = distributed.shard(state.sampler.draw(global_batch), world)
         interpolation = distributed.shard(torch.rand(global_batch, generator=state.noise_generator), world)
         real, labels = source.real(indices)

@@ -88,15 +88,7 @@ class WganGpLoss:
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor,
                          interpolation: torch.Tensor | None = None) -> torch.Tensor:
         """E[(‖∇_x̂ D(x̂)‖₂ − 1)²] over interpolates x̂ (fp32, eager, graph kept for backward)."""
-        if interpolation is None:
-            interpolation = torch.rand(real.shape[0], device=real.device)
-        weight = interpolation.to(real.dtype).view(-1, *([1] * (real.ndim - 1)))
-        mixed = (weight * real.detach() + (1.0 - weight) * fake.detach()).requires_grad_(True)
-        with torch.autocast(device_type=real.device.type, enabled=False):
-            scores = self.networks.critic_eager(mixed, labels).float()
-            (gradient,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-            norm = gradient.flatten(1).norm(2, dim=1)
-            return (norm - 1.0).square().mean()
+        return _gradient_penalty(self.networks.critic_eager, real, fake, labels, interpolation)
 
     def _generator_phase(self, labels, latent) -> dict[str, torch.Tensor]:
         nets = self.networks
@@ -171,3 +163,146 @@ class ClassifierLoss:
         loss.backward()
         accuracy = (logits.argmax(1) == labels).float().mean()
         return {"classify_loss": loss.detach(), "train_accuracy": accuracy.detach()}
+
+
+class LarnetLoss:
+    """LARNet's losses (`motiongen.models.larnet`; DESIGN §6.3), phases ``"critic"`` and
+    ``"generator"``, both on real windows (the generator reconstructs them and starts its fakes at
+    their first frames). With x real, ê = E(x), e = G_m(a, p, z), x̃ the window made from e:
+
+    critic:    [E D_s(x̃)  (+ E D_s(mix(x, x̃)), averaged with it)] − E D_s(x) + λ GP_s(x, x̃)
+               + E D_l(e) − E D_l(ê) + λ GP_l(ê, e)                              (latent_adversarial)
+    generator: w_lat ‖e − sg(ê)‖²                                                (latent_supervision)
+               + w_rec ‖Dec(I(S(x₀), ê)) − x‖²                                   (reconstruction)
+               − w_adv (E D_s(x̃) [sequence_adversarial] + E D_s(mix) [mix_adversarial]
+                        + E D_l(e) [latent_adversarial])
+
+    ê is not pushed towards e (stop-gradient): the encoder learns from reconstruction only, so the
+    generator has to meet a representation that describes real motion, not one that shrinks to be
+    easy to predict. The frames of a mix are drawn with the global RNG (seeded per rank, saved for
+    resume)."""
+
+    needs_real = ("critic", "generator")  # phases whose batches carry real windows (see the loop)
+
+    def __init__(self, networks: Networks, gp_weight: float = 10.0, drift_weight: float = 0.0,
+                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
+        self.networks = networks
+        self.config = networks.generator_module.config
+        self.gp_weight = float(gp_weight)
+        self.drift_weight = float(drift_weight)
+        self.autocast = autocast
+
+    def accumulate_gradients(self, phase: str, real_features: torch.Tensor, labels: torch.Tensor,
+                             latent: torch.Tensor, interpolation: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if phase == "critic":
+            return self._critic_phase(real_features, labels, latent, interpolation)
+        if phase == "generator":
+            return self._generator_phase(real_features, labels, latent)
+        raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
+
+    def _mix(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        from motiongen.models.larnet import mix_frames
+
+        take_fake = torch.rand(real.shape[0], real.shape[2], device=real.device) < float(self.config.mix_probability)
+        return mix_frames(real, fake, take_fake)
+
+    def _sequence_inputs(self, real: torch.Tensor | None, fake: torch.Tensor, source: torch.Tensor) -> list:
+        """The sequences the sequence critic scores: [real], fake (if judged), mix (if judged)."""
+        parts = [] if real is None else [real]
+        if self.config.sequence_adversarial:
+            parts.append(fake)
+        if self.config.mix_adversarial:
+            parts.append(self._mix(source, fake))
+        return parts
+
+    def _critic_phase(self, real, labels, latent, interpolation) -> dict[str, torch.Tensor]:
+        from motiongen.models.larnet import flatten_latent
+
+        nets, config = self.networks, self.config
+        with torch.no_grad(), self.autocast():
+            out = nets.generator_plain(latent, labels, real=real, reconstruct=False)
+        fake = out["fake"].float()
+        zero = torch.zeros((), device=real.device)
+        values = {"critic_loss": zero, "wasserstein_gap": zero, "gradient_penalty": zero,
+                  "latent_gap": zero, "latent_penalty": zero}
+        loss = zero
+        fakes = self._sequence_inputs(None, fake, real)
+        sequences = torch.cat([real, *fakes]) if fakes else None
+        latents = None
+        if config.latent_adversarial:
+            latents = torch.cat([flatten_latent(out["encoded"]), flatten_latent(out["generated"])]).float()
+        with self.autocast():
+            scores = nets.critic_train(sequences, labels.repeat(1 + len(fakes)), latents, labels.repeat(2))
+        sequence_scores, latent_scores = scores if latents is not None else (scores, None)
+        if fakes:
+            real_scores, *fake_scores = sequence_scores.float().chunk(1 + len(fakes))
+            gap = real_scores.mean() - torch.stack([s.mean() for s in fake_scores]).mean()
+            loss = loss - gap
+            if self.drift_weight:
+                loss = loss + self.drift_weight * real_scores.square().mean()
+            if self.gp_weight:  # on the line between real and its fully generated counterpart
+                penalty = _gradient_penalty(nets.critic_eager, real, fake, labels, interpolation)
+                loss = loss + self.gp_weight * penalty
+                values["gradient_penalty"] = penalty.detach()
+            values["wasserstein_gap"] = gap.detach()
+        if latents is not None:
+            encoded_scores, generated_scores = latent_scores.float().chunk(2)
+            latent_gap = encoded_scores.mean() - generated_scores.mean()
+            loss = loss - latent_gap
+            if self.gp_weight:
+                encoded, generated = latents.chunk(2)
+                penalty = _gradient_penalty(nets.critic_module.score_latent_flat, encoded, generated, labels,
+                                            interpolation)
+                loss = loss + self.gp_weight * penalty
+                values["latent_penalty"] = penalty.detach()
+            values["latent_gap"] = latent_gap.detach()
+        if loss.requires_grad:
+            loss.backward()
+        values["critic_loss"] = loss.detach()
+        return values
+
+    def _generator_phase(self, real, labels, latent) -> dict[str, torch.Tensor]:
+        from motiongen.models.larnet import flatten_latent
+
+        nets, config = self.networks, self.config
+        with self.autocast():
+            out = nets.generator_train(latent, labels, real=real, reconstruct=bool(config.reconstruction))
+        fake = out["fake"].float()
+        zero = torch.zeros((), device=real.device)
+        values = {"latent_mse": zero, "reconstruction_mse": zero, "adversarial": zero}
+        loss = zero
+        encoded = flatten_latent(out["encoded"]).float()
+        generated = flatten_latent(out["generated"]).float()
+        latent_mse = (generated - encoded.detach()).square().mean()
+        values["latent_mse"] = latent_mse.detach()  # logged even when it is not trained on
+        if config.latent_supervision:
+            loss = loss + float(config.latent_weight) * latent_mse
+        if config.reconstruction:
+            reconstruction = (out["reconstruction"].float() - real).square().mean()
+            loss = loss + float(config.reconstruction_weight) * reconstruction
+            values["reconstruction_mse"] = reconstruction.detach()
+        adversarial = zero
+        fakes = self._sequence_inputs(None, fake, real)
+        if fakes:
+            with self.autocast():
+                scores = nets.critic_plain(torch.cat(fakes), labels.repeat(len(fakes))).float()
+            adversarial = adversarial - scores.view(len(fakes), -1).mean(1).sum()
+        if config.latent_adversarial:
+            adversarial = adversarial - nets.critic_module.score_latent_flat(generated, labels).float().mean()
+        loss = loss + float(config.adversarial_weight) * adversarial
+        values["adversarial"] = adversarial.detach()
+        loss.backward()
+        values["generator_loss"] = loss.detach()
+        return values
+
+
+def _gradient_penalty(score: Callable, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor,
+                      interpolation: torch.Tensor | None) -> torch.Tensor:
+    """E[(‖∇_x̂ score(x̂)‖₂ − 1)²] on x̂ = u·real + (1 − u)·fake (fp32, eager, graph kept)."""
+    if interpolation is None:
+        interpolation = torch.rand(real.shape[0], device=real.device)
+    weight = interpolation.to(real.dtype).view(-1, *([1] * (real.ndim - 1)))
+    mixed = (weight * real.detach() + (1.0 - weight) * fake.detach()).requires_grad_(True)
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        (gradient,) = torch.autograd.grad(score(mixed, labels).float().sum(), mixed, create_graph=True)
+        return (gradient.flatten(1).norm(2, dim=1) - 1.0).square().mean()

@@ -2,8 +2,10 @@
 
     python _train_script.py cli ARGS...        the `motiongen` CLI, dataset preparation stubbed
                                                with the synthetic dataset (any existing --data)
-    python _train_script.py ddp RUN_DIR DUMP   train 3 steps through the library; every rank saves
-                                               its final weights and the files it wrote to DUMP/rank{r}.pt
+    python _train_script.py ddp RUN_DIR DUMP [larnet]
+                                               train 3 steps through the library (the tiny model, or a
+                                               small LARNet); every rank saves its final weights and the
+                                               files it wrote to DUMP/rank{r}.pt
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def cli(arguments: list[str]) -> None:
     app(arguments, prog_name="motiongen")
 
 
-def ddp(run_dir: str, dump: str) -> None:
+def ddp(run_dir: str, dump: str, model: str = _tiny.TINY) -> None:
     import os
 
     from motiongen.training import checkpoint, log, loop
@@ -66,9 +68,14 @@ def ddp(run_dir: str, dump: str) -> None:
         original_write(self, record)
 
     log.JsonlLog.write = log_write
-    result = loop.train(model=_tiny.TINY, dataset=_tiny.synthetic_dataset(), run_dir=run_dir, total_steps=3,
+    if model == "larnet":  # critics, mix and latent supervision under DDP (unused parts allowed)
+        dataset = _tiny.synthetic_dataset(windows=24, frames=16, actions=("walking", "jumping"))
+        options = {"model_config": {"hidden": 8, "width": 8, "latent_dim": 4, "noise_dim": 2, "action_dim": 4}}
+    else:
+        dataset, options = _tiny.synthetic_dataset(), {}
+    result = loop.train(model=model, dataset=dataset, run_dir=run_dir, total_steps=3,
                         batch_size=3, n_critic=2, log_every_steps=1, snapshot_every_steps=2, device="cpu",
-                        ema_halflife_steps=2.0)
+                        ema_halflife_steps=2.0, **options)
     pair = captured["pair"]
     state = {f"generator.{k}": v for k, v in pair.generator.state_dict().items()}
     state.update({f"critic.{k}": v for k, v in pair.critic.state_dict().items()})
@@ -82,6 +89,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "cli":
         cli(sys.argv[2:])
     elif sys.argv[1] == "ddp":
-        ddp(sys.argv[2], sys.argv[3])
+        ddp(*sys.argv[2:5])
     else:
         raise SystemExit(f"unknown mode {sys.argv[1]!r}")

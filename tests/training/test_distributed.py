@@ -30,10 +30,11 @@ def _launch(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
-def test_two_processes_keep_equal_weights_and_only_rank_0_writes(tmp_path):
+@pytest.mark.parametrize("model", ["tiny", "larnet"])
+def test_two_processes_keep_equal_weights_and_only_rank_0_writes(tmp_path, model):
     run_dir, dump = tmp_path / "run", tmp_path / "dump"
     dump.mkdir()
-    _launch([str(SCRIPT), "ddp", str(run_dir), str(dump)], cwd=tmp_path)
+    _launch([str(SCRIPT), "ddp", str(run_dir), str(dump)] + ([model] if model != "tiny" else []), cwd=tmp_path)
     ranks = [torch.load(dump / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert [r["world_size"] for r in ranks] == [2, 2] and [r["step"] for r in ranks] == [3, 3]
     first, second = ranks[0]["state"], ranks[1]["state"]

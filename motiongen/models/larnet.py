@@ -1,0 +1,459 @@
+"""LARNet adapted to skeletons (Biyani, Rawat et al., "LARNet: Latent Action Representation for
+Human Action Synthesis", BMVC 2021; DESIGN §6.3), as a `ModelPair` for the shared training loop.
+
+The video method separates appearance from motion; on skeletons the "appearance" is the actor's
+body and start pose. Parts (T = ``frames``, the training window; time runs at three scales of
+n₃ = T/4, n₂ = T/8 and n₁ = T/16 steps):
+
+    E   motion encoder: real features [B, 3, T, V] → latent action representation
+        ê = (ê₁ [B, D, n₁], ê₂ [B, D, n₃])  (strided temporal convs; tanh)
+    G_m motion generator: (action semantics a_e, position encoding p_e, noise z) → e = (e₁, e₂)
+        with the same shapes; trained with MSE to ê and a WGAN-GP latent critic
+    S   start-pose encoder: the first frame → a code that initialises every integrator level
+    I   hierarchical recurrent motion integrator: gated recurrent cells at n₁ → n₂ → n₃ steps, each
+        level fed the coarser level's states (nearest upsampling) and the latent at its scale; the
+        paper's gated update, foreground/background → move/keep per state feature:
+            g_t = GRU(input_t, g_{t−1}),   k_t = σ(W_k [input_t, s] + b_k),
+            h_t = k_t ⊙ h_{t−1} + (1 − k_t) ⊙ g_t,     h₀ = g₀ = tanh(W₀ s)
+        (the keep gate depends on the inputs and the start code, not on h, so the update is a
+        linear recurrence, solved for all steps at once by `gated_scan`)
+    Dec decoder: the finest states → ×4 in time (two linear upsamplings + convs) → offsets Δ from
+        the start pose, Δ₀ removed, so every output starts exactly at its start pose (root
+        horizontal velocity, which a pose does not have, is generated freely)
+    critics: a latent critic on (e₁ ↑, e₂) vs (ê₁ ↑, ê₂), and a sequence critic on features and
+        their frame differences, both with the class as input channels and no normalisation.
+
+Losses (`LarnetLoss`, each switchable in the config for ablations): latent MSE ‖e − sg(ê)‖²,
+latent WGAN-GP, reconstruction MSE ‖Dec(I(S(x₀), ê)) − x‖², sequence WGAN-GP, and the
+mix-adversarial loss: each frame of a (real, generated) pair — same start pose, same action — is
+taken from one or the other with probability ½ (`mix_frames`) and the mix is counted as fake, so
+the critic must judge temporal coherence and not frames alone.
+
+Action semantics: a fixed 384-d sentence embedding of each action name (`action_text`), copied
+into the model's weights when it is fitted to its data. Length: a sample longer than T is made in
+windows of T, each one starting at the previous one's last frame (its first frame is dropped);
+the noise rolls on with the steps and the position encoding restarts with each window, exactly as
+in training.
+
+Conventions: features are the project's normalised root-velocity features (`motiongen.data
+.features`), so sampling, evaluation and BVH output are shared with the other generators. The
+default start pose of an action is its mean first frame over the training windows, each turned to
+face +x first (`fit_data`): a plausible pose, not the sideways-collapsed average of all headings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from motiongen.core.skeleton import Skeleton
+from motiongen.errors import ConfigError
+from motiongen.models.action_text import DIMENSION as TEXT_DIMENSION
+from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
+
+__all__ = ["LarnetConfig", "LarnetGenerator", "LarnetCritic", "build", "gated_scan", "mix_frames"]
+
+FRAMES_PER_STEP = 4  # frames per finest integrator step
+FRAMES_PER_COARSE_STEP = 16  # frames per coarsest step
+
+
+@dataclass
+class LarnetConfig:
+    frames: int = 64  # training window T (multiple of 16); longer samples chain windows
+    fps: float = 30.0  # of the training data (informational)
+    action_dim: int = 64  # action semantics projected to this
+    latent_dim: int = 32  # D: channels of the latent action representation per step
+    noise_dim: int = 16  # noise channels per step, at each of the two latent scales
+    position_dim: int = 8  # sinusoidal position-encoding channels (pairs of sin/cos)
+    hidden: int = 256  # integrator state
+    width: int = 128  # encoder, decoder, start-pose encoder and critic channels
+    integrator_levels: int = 3  # 3 (n₁ → n₂ → n₃) or 1 (n₃ only), for the ablation
+    latent_supervision: bool = True  # MSE of G_m's e to E's ê
+    latent_adversarial: bool = True  # WGAN-GP on the latent representation
+    reconstruction: bool = True  # MSE of the decoded ê to the real motion
+    sequence_adversarial: bool = True  # WGAN-GP on generated sequences
+    mix_adversarial: bool = True  # frame-remixed real/generated pairs counted as fake
+    mix_probability: float = 0.5  # chance that a frame of the mix comes from the generated clip
+    latent_weight: float = 1.0
+    reconstruction_weight: float = 1.0
+    adversarial_weight: float = 0.02  # on each adversarial term of the generator's loss
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "LarnetConfig":
+        config = config_from_dict(cls, values, "larnet")
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if int(self.frames) < FRAMES_PER_COARSE_STEP or int(self.frames) % FRAMES_PER_COARSE_STEP:
+            raise ConfigError(f"larnet trains on windows of a multiple of {FRAMES_PER_COARSE_STEP} frames, "
+                              f"got {self.frames}")
+        if int(self.integrator_levels) not in (1, 3):
+            raise ConfigError(f"larnet integrator_levels must be 1 or 3, got {self.integrator_levels}")
+        for name in ("action_dim", "latent_dim", "noise_dim", "hidden", "width"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"larnet {name} must be ≥ 1, got {getattr(self, name)}")
+        if int(self.position_dim) < 2 or int(self.position_dim) % 2:
+            raise ConfigError(f"larnet position_dim must be an even number ≥ 2, got {self.position_dim}")
+        if not 0.0 < float(self.mix_probability) < 1.0:
+            raise ConfigError(f"larnet mix_probability must be in (0, 1), got {self.mix_probability}")
+        if not (self.reconstruction or self.latent_supervision or self.sequence_adversarial
+                or self.mix_adversarial):
+            raise ConfigError("larnet needs at least one loss on the generated or reconstructed motion")
+
+    @property
+    def steps(self) -> int:  # n₃
+        return int(self.frames) // FRAMES_PER_STEP
+
+
+# --- building blocks -----------------------------------------------------------------------------
+
+def gated_scan(keep: torch.Tensor, proposal: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+    """``h_t = k_t ⊙ h_{t−1} + (1 − k_t) ⊙ g_t`` for t = 1..n at once: ``keep``, ``proposal``
+    ``[B, n, H]``, ``initial`` h₀ ``[B, H]`` → ``[B, n, H]``. Unrolled, h_t = A_t h₀ + Σ_{s≤t}
+    (A_t / A_s)(1 − k_s) g_s with A_t = Π_{r≤t} k_r; the ratios come from differences of log-A
+    cumulative sums (all ≤ 0 where used, so no overflow), as an n × n lower-triangular weighting."""
+    log_keep = torch.log(keep.clamp_min(1e-6))
+    cumulative = log_keep.cumsum(1)  # [B, n, H]
+    steps = keep.shape[1]
+    causal = torch.ones(steps, steps, dtype=torch.bool, device=keep.device).tril()
+    exponent = cumulative.unsqueeze(2) - cumulative.unsqueeze(1)  # [B, t, s, H]: log A_t − log A_s
+    weights = torch.where(causal[None, :, :, None], exponent, torch.full_like(exponent, -torch.inf)).exp()
+    moved = torch.einsum("btsh,bsh->bth", weights, (1.0 - keep) * proposal)
+    return cumulative.exp() * initial.unsqueeze(1) + moved
+
+
+def mix_frames(real: torch.Tensor, fake: torch.Tensor, take_fake: torch.Tensor) -> torch.Tensor:
+    """The mix operator: frame t of sample b from ``fake`` where ``take_fake[b, t]``, else from
+    ``real`` (features ``[B, C, T, V]``, mask ``[B, T]`` bool)."""
+    return torch.where(take_fake[:, None, :, None], fake, real)
+
+
+def position_encoding(steps: int, channels: int, device: torch.device) -> torch.Tensor:
+    """``[channels, steps]``: sin/cos of 2π·f·t/steps for f = 1 .. channels/2 — the place of each
+    step within the window, the same in every window."""
+    t = torch.arange(steps, device=device, dtype=torch.float32) / steps
+    frequencies = torch.arange(1, channels // 2 + 1, device=device, dtype=torch.float32)
+    angles = 2 * math.pi * frequencies[:, None] * t[None, :]
+    return torch.cat([angles.sin(), angles.cos()])
+
+
+def _upsample(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """Nearest upsampling of ``[B, C, n]`` to ``[B, C, steps]`` (steps a multiple of n)."""
+    return x.repeat_interleave(steps // x.shape[-1], dim=-1)
+
+
+def _conv(channels_in: int, channels_out: int, kernel: int = 3, stride: int = 1) -> nn.Conv1d:
+    padding = (kernel - stride + 1) // 2 if stride > 1 else kernel // 2
+    return nn.Conv1d(channels_in, channels_out, kernel, stride=stride, padding=padding,
+                     padding_mode="zeros" if stride > 1 else "replicate")
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2)
+
+
+class MotionEncoder(nn.Module):
+    """E: features ``[B, 3, T, V]`` → (ê₁ ``[B, D, T/16]``, ê₂ ``[B, D, T/4]``)."""
+
+    def __init__(self, joints: int, width: int, latent: int):
+        super().__init__()
+        self.to_fine = nn.Sequential(_conv(3 * joints, width), _act(), _conv(width, width, 4, 2), _act(),
+                                     _conv(width, width, 4, 2), _act())
+        self.to_coarse = nn.Sequential(_conv(width, width, 4, 2), _act(), _conv(width, width, 4, 2), _act())
+        self.fine_head = nn.Conv1d(width, latent, 1)
+        self.coarse_head = nn.Conv1d(width, latent, 1)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fine = self.to_fine(_flatten_joints(features))
+        coarse = self.to_coarse(fine)
+        return torch.tanh(self.coarse_head(coarse)), torch.tanh(self.fine_head(fine))
+
+
+def _flatten_joints(features: torch.Tensor) -> torch.Tensor:
+    """``[B, 3, T, V]`` → ``[B, 3V, T]`` (channel = 3·joint + axis)."""
+    return features.permute(0, 3, 1, 2).flatten(1, 2)
+
+
+def _unflatten_joints(flat: torch.Tensor, joints: int) -> torch.Tensor:
+    """The inverse of `_flatten_joints`."""
+    batch, _, frames = flat.shape
+    return flat.view(batch, joints, 3, frames).permute(0, 2, 3, 1)
+
+
+class MotionGeneratorNet(nn.Module):
+    """G_m: (action code ``[B, A]``, noise) → (e₁ ``[B, D, n₁]``, e₂ ``[B, D, n₃]``)."""
+
+    def __init__(self, config: LarnetConfig):
+        super().__init__()
+        a, p, z, d, w = (int(config.action_dim), int(config.position_dim), int(config.noise_dim),
+                         int(config.latent_dim), int(config.width))
+        self.position_dim = p
+        self.coarse = nn.Sequential(_conv(a + p + z, w), _act(), _conv(w, w), _act(), nn.Conv1d(w, d, 1))
+        self.fine = nn.Sequential(_conv(a + p + z + d, w), _act(), _conv(w, w), _act(), nn.Conv1d(w, d, 1))
+
+    def forward(self, action: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``noise [B, 2Z, n₃]``: the first Z channels at every 4th step drive e₁, the rest e₂."""
+        batch, channels, steps = noise.shape
+        half = channels // 2
+        coarse_steps = steps // 4
+        coarse_noise = noise[:, :half, ::4][..., :coarse_steps]
+
+        def inputs(n: int, *extra: torch.Tensor) -> torch.Tensor:
+            place = position_encoding(n, self.position_dim, noise.device).expand(batch, -1, -1)
+            return torch.cat([action[:, :, None].expand(-1, -1, n), place, *extra], 1)
+
+        coarse = torch.tanh(self.coarse(inputs(coarse_steps, coarse_noise)))
+        fine = torch.tanh(self.fine(inputs(steps, noise[:, half:], _upsample(coarse, steps))))
+        return coarse, fine
+
+
+class IntegratorLevel(nn.Module):
+    """One temporal scale of the hierarchical integrator (see the module docstring)."""
+
+    def __init__(self, inputs: int, hidden: int, start: int):
+        super().__init__()
+        self.cell = nn.GRU(inputs, hidden, batch_first=True)
+        self.keep = nn.Linear(inputs + start, hidden)
+        self.initial = nn.Linear(start, hidden)
+
+    def forward(self, inputs: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """``inputs [B, n, I]``, start code ``[B, S]`` → states ``[B, n, H]``."""
+        initial = torch.tanh(self.initial(start))
+        proposal, _ = self.cell(inputs, initial.unsqueeze(0).contiguous())
+        keep = torch.sigmoid(self.keep(torch.cat([inputs, start[:, None, :].expand(-1, inputs.shape[1], -1)], -1)))
+        return gated_scan(keep, proposal, initial)
+
+
+class HierarchicalIntegrator(nn.Module):
+    """Gated recurrent levels at n₁ → n₂ → n₃ steps (or n₃ alone with ``levels=1``)."""
+
+    def __init__(self, config: LarnetConfig):
+        super().__init__()
+        d, h, w, p = int(config.latent_dim), int(config.hidden), int(config.width), int(config.position_dim)
+        self.levels = int(config.integrator_levels)
+        self.position_dim = p
+        if self.levels == 3:
+            self.coarse = IntegratorLevel(d + p, h, w)
+            self.middle = IntegratorLevel(h + d + p, h, w)
+            self.fine = IntegratorLevel(h + 2 * d + p, h, w)
+        else:
+            self.fine = IntegratorLevel(2 * d + p, h, w)
+
+    def _run(self, level: IntegratorLevel, parts: list[torch.Tensor], start: torch.Tensor) -> torch.Tensor:
+        steps = parts[0].shape[-1]
+        place = position_encoding(steps, self.position_dim, start.device).expand(start.shape[0], -1, -1)
+        return level(torch.cat([*parts, place], 1).transpose(1, 2), start).transpose(1, 2)
+
+    def forward(self, latent: tuple[torch.Tensor, torch.Tensor], start: torch.Tensor) -> torch.Tensor:
+        """(e₁, e₂), start code ``[B, S]`` → finest states ``[B, H, n₃]``."""
+        coarse, fine = latent
+        steps = fine.shape[-1]
+        if self.levels == 1:
+            return self._run(self.fine, [_upsample(coarse, steps), fine], start)
+        states = self._run(self.coarse, [coarse], start)
+        states = self._run(self.middle, [_upsample(states, steps // 2), _upsample(coarse, steps // 2)], start)
+        return self._run(self.fine, [_upsample(states, steps), _upsample(coarse, steps), fine], start)
+
+
+class Decoder(nn.Module):
+    """Finest states ``[B, H, n₃]`` → offsets ``[B, 3V, 4 n₃]``."""
+
+    def __init__(self, hidden: int, width: int, joints: int):
+        super().__init__()
+        self.stem = nn.Sequential(_conv(hidden, width), _act())
+        self.up1 = nn.Sequential(_conv(width, width), _act())
+        self.up2 = nn.Sequential(_conv(width, width), _act())
+        self.head = nn.Conv1d(width, 3 * joints, 1)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        x = self.stem(states)
+        x = self.up1(F.interpolate(x, scale_factor=2, mode="linear", align_corners=False))
+        x = self.up2(F.interpolate(x, scale_factor=2, mode="linear", align_corners=False))
+        return self.head(x)
+
+
+# --- the generator --------------------------------------------------------------------------------
+
+class LarnetGenerator(MotionGenerator):
+    kind = "larnet"
+    may_leave_parameters_unused = True  # ablations switch parts off (DDP must not wait for them)
+
+    def __init__(self, config: LarnetConfig, joints: int, num_classes: int,
+                 symmetry: tuple[tuple[int, int], ...] = ()):
+        super().__init__()
+        self.config = config
+        self.joints = int(joints)
+        self.num_classes = int(num_classes)
+        w = int(config.width)
+        # Filled by fit_data and kept in the weights, so a checkpoint needs nothing else.
+        self.register_buffer("action_embeddings", torch.zeros(num_classes, TEXT_DIMENSION))
+        self.register_buffer("start_poses", torch.zeros(num_classes, 3, joints))
+        mask = torch.ones(3, joints)
+        mask[0, 0] = mask[2, 0] = 0.0  # the root's horizontal velocity is not part of a pose
+        self.register_buffer("pose_mask", mask, persistent=False)
+        pairs = np.asarray(symmetry, dtype=np.int64).reshape(-1, 2)
+        self.register_buffer("left_joints", torch.as_tensor(pairs[:, 0]), persistent=False)
+        self.register_buffer("right_joints", torch.as_tensor(pairs[:, 1]), persistent=False)
+        self.action = nn.Sequential(nn.Linear(TEXT_DIMENSION, int(config.action_dim)), _act())
+        self.encoder = MotionEncoder(joints, w, int(config.latent_dim))
+        self.motion_generator = MotionGeneratorNet(config)
+        self.start_encoder = nn.Sequential(nn.Linear(3 * joints, w), _act(), nn.Linear(w, w), _act())
+        self.integrator = HierarchicalIntegrator(config)
+        self.decoder = Decoder(int(config.hidden), w, joints)
+
+    # --- latents and lengths ------------------------------------------------------------------
+    def windows_for(self, frames: int) -> int:
+        """Windows of T frames chained (sharing one frame) to make ``frames``."""
+        window = int(self.config.frames)
+        return max(1, math.ceil((int(frames) - 1) / (window - 1)))
+
+    def make_latent(self, seeds: Sequence[int], frames: int) -> torch.Tensor:
+        """``[B, 2Z, n₃ · windows]`` standard normals, one seeded draw per sample, step-major so
+        that a longer sample of the same seed begins with the same noise (and the same motion)."""
+        steps = self.config.steps * self.windows_for(frames)
+        return seeded_normal(seeds, (steps, 2 * int(self.config.noise_dim))).transpose(1, 2).contiguous()
+
+    def frames_supported(self, frames: int) -> str | None:
+        if int(frames) < 1:
+            return f"larnet makes at least 1 frame, not {frames}"
+        return None
+
+    # --- fitting to data ------------------------------------------------------------------------
+    def fit_data(self, positions: np.ndarray, labels: np.ndarray | None = None, normalization=None,
+                 actions: Sequence[str] | None = None) -> None:
+        """The action embeddings of ``actions`` and each action's default start pose: the mean
+        first frame of its training windows ``[N, T, V, 3]`` (metres), each turned to face +x
+        (by its hips' and shoulders' left-right vector) with its root over the origin."""
+        from motiongen.data.augment import rotate_about_up
+        from motiongen.data.features import to_channels_first, to_features
+        from motiongen.models.action_text import embed_actions
+
+        if actions is None or labels is None or normalization is None:
+            raise ConfigError("larnet is fitted with the windows' labels, action names and normalisation")
+        self.action_embeddings.copy_(torch.as_tensor(embed_actions(list(actions))))
+        first = torch.as_tensor(np.asarray(positions)[:, :1], dtype=torch.float64)  # [N, 1, V, 3]
+        lateral = (first[:, 0, self.left_joints] - first[:, 0, self.right_joints]).sum(1)  # [N, 3]
+        facing = torch.atan2(lateral[:, 2], lateral[:, 0])
+        turned = rotate_about_up(first.permute(0, 3, 1, 2), facing)  # [N, 3, 1, V]
+        poses = normalization.normalize(to_channels_first(to_features(turned.permute(0, 2, 3, 1)).numpy()),
+                                        channels_first=True)[:, :, 0]  # [N, 3, V]
+        labels = np.asarray(labels)
+        means = torch.zeros_like(self.start_poses)
+        for label in range(self.num_classes):  # a dozen classes, once per training run
+            chosen = poses[labels == label]
+            if len(chosen):
+                means[label] = torch.as_tensor(chosen.mean(0), dtype=torch.float32)
+        self.start_poses.copy_(means * self.pose_mask)
+
+    # --- the network ------------------------------------------------------------------------------
+    def synthesise(self, start: torch.Tensor, latent: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """One window ``[B, 3, T, V]`` from start poses ``[B, 3, V]`` (normalised features) and a
+        latent action representation (e₁, e₂); frame 0 equals the start pose (but for the root's
+        horizontal velocity)."""
+        pose = start * self.pose_mask
+        code = self.start_encoder(pose.flatten(1))
+        offsets = _unflatten_joints(self.decoder(self.integrator(latent, code)), self.joints)  # [B, 3, T, V]
+        offsets = offsets - offsets[:, :, :1] * self.pose_mask[:, None, :]
+        return pose[:, :, None, :] + offsets
+
+    def forward(self, latent: torch.Tensor, labels: torch.Tensor, truncation: float = 1.0,
+                start: torch.Tensor | None = None, real: torch.Tensor | None = None,
+                reconstruct: bool = True):
+        """Sampling: noise ``latent`` (`make_latent`), ``labels [B]``, optional start poses
+        ``[B, 3, V]`` (default: each action's mean start pose) → features ``[B, 3, frames, V]``
+        (frames = 1 + windows·(T − 1); callers crop). Training: with ``real [B, 3, T, V]`` returns
+        a dict of ``encoded`` ê, ``generated`` e, ``fake`` (from e and the real start pose) and,
+        when ``reconstruct``, ``reconstruction`` (from ê)."""
+        action = self.action(self.action_embeddings[labels])
+        if real is not None:
+            return self._training_outputs(real, action, latent, reconstruct)
+        steps = self.config.steps
+        if start is None:
+            start = self.start_poses[labels]
+        windows = []
+        for window in range(latent.shape[-1] // steps):  # a few windows, each from the last's end
+            noise = latent[..., window * steps:(window + 1) * steps] * truncation
+            clip = self.synthesise(start, self.motion_generator(action, noise))
+            windows.append(clip if window == 0 else clip[:, :, 1:])
+            start = clip[:, :, -1]
+        return torch.cat(windows, 2)
+
+    def _training_outputs(self, real, action, latent, reconstruct: bool) -> dict[str, Any]:
+        start = real[:, :, 0]
+        encoded = self.encoder(real)
+        generated = self.motion_generator(action, latent[..., :self.config.steps])
+        if reconstruct:  # both windows in one pass through the integrator and decoder
+            both = self.synthesise(torch.cat([start, start]),
+                                   (torch.cat([generated[0], encoded[0]]), torch.cat([generated[1], encoded[1]])))
+            fake, reconstruction = both.chunk(2)
+            return {"encoded": encoded, "generated": generated, "fake": fake, "reconstruction": reconstruction}
+        return {"encoded": encoded, "generated": generated, "fake": self.synthesise(start, generated)}
+
+
+# --- the critics ---------------------------------------------------------------------------------
+
+class LarnetCritic(MotionCritic):
+    """Sequence critic (features and frame differences, any length) and latent critic, each with
+    the class as input channels (a learned embedding), no normalisation, mean over time → score."""
+
+    may_leave_parameters_unused = True  # the sequence critic idles when both sequence terms are off
+
+    def __init__(self, config: LarnetConfig, joints: int, num_classes: int):
+        super().__init__()
+        a, d, w = int(config.action_dim), int(config.latent_dim), int(config.width)
+        self.sequence_class = nn.Embedding(num_classes, a)
+        self.sequence = nn.Sequential(_conv(6 * joints + a, w), _act(), _conv(w, w, 4, 2), _act(),
+                                      _conv(w, w, 4, 2), _act(), _conv(w, w, 4, 2), _act())
+        self.sequence_head = nn.Linear(w, 1)
+        self.latent_critic = None
+        if config.latent_adversarial:
+            self.latent_class = nn.Embedding(num_classes, a)
+            self.latent_critic = nn.Sequential(_conv(2 * d + a, w), _act(), _conv(w, w, 4, 2), _act(),
+                                               _conv(w, w), _act())
+            self.latent_head = nn.Linear(w, 1)
+
+    def forward(self, features: torch.Tensor | None, labels: torch.Tensor,
+                latent: torch.Tensor | None = None, latent_labels: torch.Tensor | None = None):
+        """Scores ``[B]`` of feature sequences ``[B, 3, T, V]``; with ``latent`` (flattened, see
+        `flatten_latent`) also the latent critic's scores: ``(sequence scores or None, latent
+        scores)`` — one call, so a DistributedDataParallel wrapper sees every critic it trains."""
+        sequence = None if features is None else self.score_sequence(features, labels)
+        if latent is None:
+            return sequence
+        return sequence, self.score_latent_flat(latent, labels if latent_labels is None else latent_labels)
+
+    def score_sequence(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        flat = _flatten_joints(features)
+        motion = torch.cat([flat[..., 1:] - flat[..., :-1], torch.zeros_like(flat[..., :1])], -1)
+        label = self.sequence_class(labels)[:, :, None].expand(-1, -1, flat.shape[-1])
+        return self.sequence_head(self.sequence(torch.cat([flat, motion, label], 1)).mean(-1)).squeeze(-1)
+
+    def score_latent_flat(self, flat: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B]`` of latent action representations, flattened by `flatten_latent`."""
+        label = self.latent_class(labels)[:, :, None].expand(-1, -1, flat.shape[-1])
+        return self.latent_head(self.latent_critic(torch.cat([flat, label], 1)).mean(-1)).squeeze(-1)
+
+
+def flatten_latent(latent: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """(e₁ ``[B, D, n₁]``, e₂ ``[B, D, n₃]``) → ``[B, 2D, n₃]``."""
+    coarse, fine = latent
+    return torch.cat([_upsample(coarse, fine.shape[-1]), fine], 1)
+
+
+def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:
+    """The LARNet generator (E, G_m, S, integrator, decoder) and its critics for ``skeleton``."""
+    if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 1:
+        raise ConfigError(f"larnet needs at least one class, got num_classes={num_classes!r}")
+    settings = LarnetConfig.from_dict(config)
+    if not skeleton.symmetry:
+        raise ConfigError(f"larnet needs a skeleton with left/right symmetry pairs; {skeleton.name} has none")
+    generator = LarnetGenerator(settings, skeleton.joint_count, int(num_classes), tuple(skeleton.symmetry))
+    critic = LarnetCritic(settings, skeleton.joint_count, int(num_classes))
+    return ModelPair(kind="larnet", config=settings, generator=generator, critic=critic)

@@ -1,0 +1,259 @@
+"""LARNet at tiny size on CPU: the gated recurrence, the mix operator, shapes, the start pose, each
+loss (what it trains and what it leaves alone), determinism by seed, the action-text table, and a
+checkpoint written by the real training loop."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "training"))
+
+from _tiny import synthetic_dataset  # noqa: E402
+
+from motiongen.errors import ConfigError  # noqa: E402
+from motiongen.inference.sampling import generate_features  # noqa: E402
+from motiongen.models import create_model  # noqa: E402
+from motiongen.models.action_text import embed_actions, phrase  # noqa: E402
+from motiongen.models.larnet import LarnetConfig, flatten_latent, gated_scan, mix_frames  # noqa: E402
+from motiongen.skeletons import load_skeleton  # noqa: E402
+from motiongen.training.losses import LarnetLoss, Networks  # noqa: E402
+
+SMALL = {"frames": 16, "hidden": 16, "width": 16, "latent_dim": 8, "noise_dim": 4, "action_dim": 8}
+ACTIONS = ("walking", "jumping")
+
+
+def _pair(**config):
+    torch.manual_seed(0)
+    pair = create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, **config})
+    dataset = synthetic_dataset(windows=8, frames=16, actions=ACTIONS)
+    pair.generator.fit_data(np.asarray(dataset.windows), labels=np.asarray(dataset.labels),
+                            normalization=dataset.normalization, actions=list(dataset.actions))
+    return pair, dataset
+
+
+def _real(dataset, count=4):
+    return torch.as_tensor(np.asarray(dataset.features(np.arange(count))), dtype=torch.float32)  # [B, 3, T, V]
+
+
+def test_gated_scan_is_the_recurrence():
+    generator = torch.Generator().manual_seed(1)
+    keep = torch.rand(3, 7, 5, generator=generator)
+    proposal = torch.randn(3, 7, 5, generator=generator)
+    initial = torch.randn(3, 5, generator=generator)
+    state, expected = initial, []
+    for t in range(7):
+        state = keep[:, t] * state + (1 - keep[:, t]) * proposal[:, t]
+        expected.append(state)
+    torch.testing.assert_close(gated_scan(keep, proposal, initial), torch.stack(expected, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_a_closed_keep_gate_holds_the_state_and_an_open_one_follows_the_proposal():
+    proposal, initial = torch.randn(2, 4, 3), torch.randn(2, 3)
+    held = gated_scan(torch.ones(2, 4, 3), proposal, initial)
+    torch.testing.assert_close(held, initial[:, None].expand(-1, 4, -1))
+    moved = gated_scan(torch.full((2, 4, 3), 1e-7), proposal, initial)
+    torch.testing.assert_close(moved, proposal, atol=1e-5, rtol=1e-5)
+
+
+def test_mix_takes_each_frame_from_one_clip():
+    real, fake = torch.zeros(2, 3, 6, 4), torch.ones(2, 3, 6, 4)
+    take = torch.tensor([[True, False, True, False, False, True], [False] * 6])
+    mixed = mix_frames(real, fake, take)
+    assert torch.equal(mixed[:, :, :, 0][:, 0], take.float())
+    assert torch.equal(mixed.amin(dim=(1, 3)), mixed.amax(dim=(1, 3)))  # whole frames, never parts
+
+
+def test_shapes_and_lengths():
+    pair, dataset = _pair()
+    generator = pair.generator.eval()
+    real = _real(dataset)
+    encoded = generator.encoder(real)
+    assert [tuple(e.shape) for e in encoded] == [(4, 8, 1), (4, 8, 4)]
+    outputs = generator(generator.make_latent(range(4), 16), torch.tensor([0, 1, 0, 1]), real=real)
+    assert outputs["fake"].shape == outputs["reconstruction"].shape == real.shape
+    for frames in (1, 16, 17, 100):
+        latent = generator.make_latent([0, 1], frames)
+        clip = generator(latent, torch.tensor([0, 1]))
+        assert clip.shape[2] >= frames and clip.shape[:2] == (2, 3) and clip.shape[3] == 17
+        assert torch.isfinite(clip).all()
+    assert generator.frames_supported(1024) is None and generator.frames_supported(0)
+
+
+def test_every_sample_starts_at_its_start_pose_and_windows_chain():
+    pair, dataset = _pair()
+    generator = pair.generator.eval()
+    start = _real(dataset, 2)[:, :, 5]
+    with torch.no_grad():
+        clip = generator(generator.make_latent([3, 4], 60), torch.tensor([0, 1]), start=start)
+    pose = generator.pose_mask.bool()
+    torch.testing.assert_close(clip[:, :, 0][:, pose], start[:, pose])
+    with torch.no_grad():  # the second window starts at the first one's last frame: no jump there
+        first = generator(generator.make_latent([3, 4], 16), torch.tensor([0, 1]), start=start)
+    torch.testing.assert_close(clip[:, :, :16], first)
+    default = generator(generator.make_latent([0], 16), torch.tensor([1]))
+    torch.testing.assert_close(default[0, :, 0][pose], generator.start_poses[1][pose])
+
+
+def test_default_start_poses_face_plus_x():
+    pair, _ = _pair()
+    generator = pair.generator
+    from motiongen.data.features import from_features, to_channels_last
+
+    dataset = synthetic_dataset(windows=8, frames=16, actions=ACTIONS)
+    features = dataset.normalization.denormalize(to_channels_last(generator.start_poses[:, :, None].numpy()))
+    pose = from_features(features)[:, 0]  # [A, V, 3]
+    lateral = (pose[:, generator.left_joints.numpy()] - pose[:, generator.right_joints.numpy()]).sum(1)
+    assert (lateral[:, 0] > 0).all() and np.allclose(lateral[:, 2], 0, atol=1e-5)
+
+
+def test_samples_depend_on_their_seed_only():
+    pair, _ = _pair()
+    generator = pair.generator.eval()
+    both = generate_features(generator, 1, 40, [7, 8], batch_size=2)
+    alone = generate_features(generator, 1, 40, [8], batch_size=1)
+    np.testing.assert_allclose(both[1], alone[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(both[0], both[1])
+    assert both.shape[2] == 40
+
+
+def _loss(pair):
+    return LarnetLoss(Networks(generator_train=pair.generator, generator_plain=pair.generator,
+                               critic_train=pair.critic, critic_plain=pair.critic, critic_eager=pair.critic,
+                               generator_module=pair.generator, critic_module=pair.critic))
+
+
+def _grads(module) -> dict[str, bool]:
+    return {name: param.grad is not None and bool(param.grad.abs().sum() > 0)
+            for name, param in module.named_parameters()}
+
+
+def _touched(grads: dict[str, bool], prefix: str) -> bool:
+    return any(v for k, v in grads.items() if k.startswith(prefix))
+
+
+GENERATOR_LOSSES = ("latent_supervision", "reconstruction", "sequence_adversarial", "mix_adversarial",
+                    "latent_adversarial")
+
+
+def _only(loss: str) -> dict:
+    return {name: name == loss for name in GENERATOR_LOSSES}
+
+
+def _generator_step(**config):
+    pair, dataset = _pair(**config)
+    real = _real(dataset)
+    values = _loss(pair).accumulate_gradients("generator", real, torch.tensor([0, 1, 0, 1]),
+                                              pair.generator.make_latent(range(4), 16))
+    return pair, values, _grads(pair.generator)
+
+
+def test_latent_supervision_trains_the_motion_generator_not_the_encoder():
+    _, values, grads = _generator_step(**_only("latent_supervision"))
+    assert _touched(grads, "motion_generator") and _touched(grads, "action")
+    assert not _touched(grads, "encoder") and not _touched(grads, "decoder")
+    assert values["latent_mse"] > 0 and values["reconstruction_mse"] == 0
+
+
+def test_reconstruction_trains_encoder_integrator_and_decoder_not_the_motion_generator():
+    _, values, grads = _generator_step(**_only("reconstruction"))
+    for part in ("encoder", "integrator", "decoder", "start_encoder"):
+        assert _touched(grads, part), part
+    assert not _touched(grads, "motion_generator")
+    assert values["reconstruction_mse"] > 0
+
+
+@pytest.mark.parametrize("loss", ["sequence_adversarial", "mix_adversarial", "latent_adversarial"])
+def test_each_adversarial_term_reaches_the_motion_generator(loss):
+    config = _only(loss)
+    if loss == "latent_adversarial":
+        config["reconstruction"] = True  # the config needs a loss on motion; this one does not touch G_m
+    _, values, grads = _generator_step(**config)
+    assert _touched(grads, "motion_generator") and values["adversarial"] != 0
+    if loss != "latent_adversarial":
+        assert _touched(grads, "decoder")  # through the generated frames
+
+
+def test_the_critic_phase_trains_only_the_critics_it_has():
+    for latent_adversarial in (True, False):
+        pair, dataset = _pair(latent_adversarial=latent_adversarial)
+        values = _loss(pair).accumulate_gradients("critic", _real(dataset), torch.tensor([0, 1, 0, 1]),
+                                                  pair.generator.make_latent(range(4), 16))
+        grads = _grads(pair.critic)
+        assert _touched(grads, "sequence") and not _touched(_grads(pair.generator), "")
+        assert _touched(grads, "latent_critic") == latent_adversarial
+        assert (values["latent_penalty"] > 0) == latent_adversarial and values["gradient_penalty"] > 0
+
+
+def test_mix_is_judged_as_fake_by_the_critic():
+    pair, dataset = _pair(sequence_adversarial=False, latent_adversarial=False)
+    loss = _loss(pair)
+    real = _real(dataset)
+    with torch.no_grad():
+        out = pair.generator(pair.generator.make_latent(range(4), 16), torch.tensor([0, 1, 0, 1]), real=real)
+    parts = loss._sequence_inputs(None, out["fake"], real)
+    assert len(parts) == 1  # the mix only
+    frames_from_fake = (parts[0] == out["fake"]).all(dim=(1, 3)) & ~(parts[0] == real).all(dim=(1, 3))
+    assert 0 < frames_from_fake.float().mean() < 1
+
+
+def test_one_integrator_level_and_bad_configs():
+    pair, dataset = _pair(integrator_levels=1)
+    assert not hasattr(pair.generator.integrator, "coarse")
+    assert pair.generator(pair.generator.make_latent([0], 16), torch.tensor([0])).shape[2] == 16
+    for bad in ({"frames": 24}, {"integrator_levels": 2}, {"mix_probability": 1.0},
+                {"reconstruction": False, "latent_supervision": False, "sequence_adversarial": False,
+                 "mix_adversarial": False}, {"no_such_field": 1}):
+        with pytest.raises(ConfigError):
+            create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, **bad})
+
+
+def test_action_names_embed_from_the_shipped_table():
+    assert phrase("SittingDown") == "sitting down" and phrase("wash_window") == "wash window"
+    vectors = embed_actions(["walking", "Walking", "running", "jump up"])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
+    np.testing.assert_array_equal(vectors[0], vectors[1])
+    assert vectors[0] @ vectors[2] > vectors[0] @ vectors[3] - 0.5  # related names are not orthogonal
+
+
+def test_an_unknown_action_name_lists_known_ones(monkeypatch):
+    from motiongen.models import action_text
+
+    monkeypatch.setattr(action_text, "embedder_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"no text embedding for action 'moonwalking'.*known actions"):
+        embed_actions(["walking", "moonwalking"])
+
+
+def test_a_checkpoint_from_the_training_loop_samples_alike_after_reload(tmp_path):
+    from motiongen.training import train
+    from motiongen.training.checkpoint import load_checkpoint
+
+    torch.set_num_threads(1)
+    dataset = synthetic_dataset(windows=16, frames=16, actions=ACTIONS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(model="larnet", dataset=dataset, run_dir=tmp_path / "run", total_steps=3, batch_size=4,
+                       n_critic=1, model_config={k: v for k, v in SMALL.items() if k != "frames"},
+                       device="cpu", handle_signals=False, log_every_steps=1)
+    assert np.isfinite(list(result.losses.values())).all()
+    first, second = load_checkpoint(result.checkpoint), load_checkpoint(result.checkpoint)
+    assert first.kind == "larnet" and list(first.actions) == list(ACTIONS)
+    np.testing.assert_array_equal(first.pair.generator.action_embeddings.numpy(), embed_actions(ACTIONS))
+    assert first.pair.generator.start_poses.abs().sum() > 0
+    np.testing.assert_array_equal(generate_features(first.pair.generator, 0, 30, [1, 2]),
+                                  generate_features(second.pair.generator, 0, 30, [1, 2]))
+
+
+def test_flatten_latent_upsamples_the_coarse_scale():
+    coarse, fine = torch.arange(2.0).view(1, 1, 2), torch.zeros(1, 1, 8)
+    flat = flatten_latent((coarse, fine))
+    assert flat.shape == (1, 2, 8) and flat[0, 0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def test_config_steps():
+    assert LarnetConfig(frames=64).steps == 16
