@@ -206,7 +206,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
     checkpoint = load_checkpoint(model, device=torch_device)
     if not hasattr(checkpoint.pair.generator, "make_latent"):
         raise ConfigError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint does not generate motion; "
-                          "evaluate a kinetic-gan or csgn checkpoint")
+                          "evaluate a kinetic-gan, csgn or larnet checkpoint")
     rec = ev.load_recognizer(recognizer, torch_device)
     if truncation is None:
         truncation = float(checkpoint.config.get("truncation", 1.0))

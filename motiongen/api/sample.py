@@ -45,20 +45,22 @@ class StartPose:
     features: np.ndarray
 
 
-def load_start_pose(path: str | Path, checkpoint) -> StartPose:
-    """Frame 0 of any motion file, retargeted to the checkpoint's skeleton when it is on another."""
+def load_start_pose(path: str | Path, checkpoint, frame: int = 0) -> StartPose:
+    """Frame ``frame`` of any motion file (negative counts from the end), retargeted to the
+    checkpoint's skeleton when it is on another."""
     from motiongen.data.features import to_channels_first, to_features
     from motiongen.formats import read_motion
 
     motion = read_motion(path)
-    if motion.frame_count < 1:
-        raise ConfigError(f"{path}: no frames to take a start pose from")
-    first = motion[0:1]
+    if not -motion.frame_count <= int(frame) < motion.frame_count:
+        raise ConfigError(f"{path}: no frame {frame} to start from (it has {motion.frame_count} frames)")
+    index = int(frame) % motion.frame_count
+    first = motion[index:index + 1]
     if not first.skeleton.same_layout(checkpoint.skeleton):
         first = retarget(first, checkpoint.skeleton)
     positions = np.asarray(first.positions[0], dtype=np.float32)
     if not np.isfinite(positions).all():
-        raise ConfigError(f"{path}: the first frame has missing joints; a start pose needs every joint")
+        raise ConfigError(f"{path}: frame {index} has missing joints; a start pose needs every joint")
     from motiongen.data.features import Normalization
 
     normalization = checkpoint.normalization
@@ -96,11 +98,12 @@ def output_paths(output: str, count: int) -> list[str]:
 def sample(model: str | Path, action: str | int, frames: int | None = None, count: int = 1, seed: int = 0,
            truncation: float | None = None, skeleton: str | None = None, fps: float | None = None,
            output: str | None = None, device: str = "auto", batch_size: int = 64,
-           render: str | Path | None = None, start_pose: str | Path | None = None) -> SampleResult:
+           render: str | Path | None = None, start_pose: str | Path | None = None,
+           start_frame: int = 0) -> SampleResult:
     """Generate ``count`` clips of ``action``; write them when ``output`` is given, and draw them
     side by side (GIF/MP4 animation or PNG contact sheet) when ``render`` is given. A generator
-    that starts from a pose (LARNet) starts every sample at frame 0 of ``start_pose`` (any motion
-    file), in place, and reports how far the first frame lands from it."""
+    that starts from a pose (LARNet) starts every sample at frame ``start_frame`` of ``start_pose``
+    (any motion file), in place, and reports how far the first frame lands from it."""
     from motiongen.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(model)
@@ -122,7 +125,7 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
     if render is not None:
         render = check_output(render)  # a bad picture name fails before any work
     target = load_skeleton(skeleton) if skeleton else None
-    start = load_start_pose(start_pose, checkpoint) if start_pose is not None else None
+    start = load_start_pose(start_pose, checkpoint, start_frame) if start_pose is not None else None
     seeds = [seed + k for k in range(count)]
     features = generate_features(checkpoint.pair.generator, label, frames, seeds, truncation,
                                  resolve_device(device), batch_size, None if start is None else start.features)

@@ -18,7 +18,7 @@ from motiongen.errors import ConfigError
 
 @handle_errors
 def evaluate(
-    model: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="Generator checkpoint (kinetic-gan or csgn) or its run folder.", show_default=False)],
+    model: Annotated[str, typer.Argument(metavar="CHECKPOINT", help="Generator checkpoint (kinetic-gan, csgn or larnet) or its run folder.", show_default=False)],
     data: Annotated[Optional[Path], typer.Option("--data", help="Real clips: a folder or manifest; the test set is its held-out subjects.", show_default=False)] = None,
     recognizer: Annotated[Optional[str], typer.Option("--recognizer", help="Frozen recogniser: a checkpoint (motiongen train recognizer ...) or a shipped name (default recognizer-cmu31).", show_default=False)] = None,
     samples: Annotated[int, typer.Option("--samples", help="Generated clips per round.")] = 500,

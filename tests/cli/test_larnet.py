@@ -51,7 +51,7 @@ def test_sample_starts_at_the_start_pose_in_place(larnet_run, tmp_path):
     start = CMU_DIR / "walking" / "08_01.bvh"
     out = tmp_path / "walk.npz"
     result = run("sample", "--model", larnet_run / "last.safetensors", "--action", "walking", "--frames", "100",
-                 "--start-pose", start, "-o", out, "--fps", "15")
+                 "--start-pose", start, "--start-frame", "40", "-o", out, "--fps", "15")
     assert_ok(result)
     assert "mm of the start pose" in result.stderr
     sample = read_motion(out)
@@ -59,7 +59,8 @@ def test_sample_starts_at_the_start_pose_in_place(larnet_run, tmp_path):
     from motiongen.api.sample import load_start_pose
     from motiongen.training.checkpoint import load_checkpoint
 
-    pose = load_start_pose(start, load_checkpoint(larnet_run / "last.safetensors")).positions
+    pose = load_start_pose(start, load_checkpoint(larnet_run / "last.safetensors"), 40).positions
+    assert np.linalg.norm(pose - read_motion(start).positions[0], axis=-1).mean() > 0.05  # not the T-pose
     error_mm = np.linalg.norm(sample.positions[0] - pose, axis=-1).mean() * 1000
     assert error_mm < 1.0  # by construction: the first frame is the start pose, in place
 
@@ -83,7 +84,10 @@ def test_start_pose_errors(larnet_run, tmp_path):
     np.save(holes, pose)
     assert_one_line_error(run("sample", "--model", model, "--action", "walking", "--start-pose", holes,
                               "-o", tmp_path / "b.npz"), "holes.npy")
-    assert not (tmp_path / "a.npz").exists() and not (tmp_path / "b.npz").exists()
+    assert_one_line_error(run("sample", "--model", model, "--action", "walking", "--start-pose",
+                              CMU_DIR / "walking" / "08_01.bvh", "--start-frame", "100000", "-o", tmp_path / "c.npz"),
+                          "08_01.bvh", "no frame 100000")
+    assert not any((tmp_path / name).exists() for name in ("a.npz", "b.npz", "c.npz"))
 
 
 def test_start_pose_needs_a_model_that_takes_one(tmp_path):
