@@ -45,3 +45,19 @@ def test_the_shipped_recogniser_recognises_a_held_out_walk():
     _, logits = recognizer.embed(windows)
     predicted = [recognizer.actions[k] for k in logits.argmax(1)]
     assert predicted and all(name == "walking" for name in predicted), predicted
+
+
+def test_models_list_and_show_read_the_shipped_files():
+    import json
+
+    from _cli import assert_ok, assert_one_line_error, run
+
+    listed = run("models", "list", "--json")
+    assert_ok(listed)
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["recognizer-cmu31"]["kind"] == "recognizer" and rows["recognizer-cmu31"]["skeleton"] == "cmu31"
+    assert len(rows["recognizer-cmu31"]["actions"]) == 12
+    shown = run("models", "show", "recognizer-cmu31")
+    assert_ok(shown)
+    assert "SHA-256" in shown.stdout and "mocap.cs.cmu.edu" in shown.stdout
+    assert_one_line_error(run("models", "show", "recogniser"), "recognizer-cmu31")

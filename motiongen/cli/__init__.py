@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from motiongen import __version__
-from motiongen.cli import convert, evaluate, export_mesh, impute, info, render, sample, skeletons, train
+from motiongen.cli import convert, evaluate, export_mesh, impute, info, models, render, sample, skeletons, train
 
 app = typer.Typer(
     name="motiongen",
@@ -41,6 +41,7 @@ app.command("impute")(impute.impute)
 app.command("evaluate")(evaluate.evaluate)
 app.command("export-mesh")(export_mesh.export_mesh)
 app.add_typer(skeletons.app, name="skeletons")
+app.add_typer(models.app, name="models")
 
 
 def main() -> None:
