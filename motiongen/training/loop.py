@@ -300,12 +300,13 @@ def build_model(model: str, dataset, model_config: dict):
     reason = pair.generator.frames_supported(int(dataset.frames))
     if reason:
         raise ConfigError(f"{model} cannot train on {dataset.frames}-frame windows: {reason}")
-    fit_data = getattr(pair.generator, "fit_data", None)
-    if callable(fit_data):  # models that keep their own statistics of the data (HG-VAE, LARNet) take them here
-        offered = {"labels": np.asarray(dataset.labels), "normalization": dataset.normalization,
-                   "actions": list(dataset.actions)}
-        wanted = inspect.signature(fit_data).parameters
-        fit_data(training_positions(dataset), **{k: v for k, v in offered.items() if k in wanted})
+    offered = {"labels": np.asarray(dataset.labels), "normalization": dataset.normalization,
+               "actions": list(dataset.actions)}
+    for module in (pair.generator, pair.critic):  # networks that keep statistics of the data take them here
+        fit_data = getattr(module, "fit_data", None)
+        if callable(fit_data):
+            wanted = inspect.signature(fit_data).parameters
+            fit_data(training_positions(dataset), **{k: v for k, v in offered.items() if k in wanted})
     return pair
 
 
