@@ -21,7 +21,7 @@ n₃ = T/4, n₂ = T/8 and n₁ = T/16 steps):
         the start pose, Δ₀ removed, so every output starts exactly at its start pose (root
         horizontal velocity, which a pose does not have, is generated freely)
     critics: a latent critic on (e₁ ↑, e₂) vs (ê₁ ↑, ê₂), and a sequence critic on features and
-        their frame differences (divided by their training standard deviation), both with the
+        their frame differences (optionally divided by their training spread), both with the
         class as input channels and no normalisation.
 
 Losses (`LarnetLoss`, each switchable in the config for ablations): latent MSE ‖e − sg(ê)‖²,
@@ -84,6 +84,7 @@ class LarnetConfig:
     latent_weight: float = 1.0
     reconstruction_weight: float = 1.0
     adversarial_weight: float = 0.02  # on each adversarial term of the generator's loss
+    critic_motion_scale: bool = False  # divide the critic's frame differences by their spread (see RESULTS)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LarnetConfig":
@@ -416,8 +417,10 @@ class LarnetCritic(MotionCritic):
         # Frame differences are ~50× smaller than the poses in normalised units; the gradient
         # penalty bounds the critic's slope on its input, so unscaled it can barely tell a near-
         # static clip from real motion (measured: fakes moving 13× less than real scored alike).
-        # Differences are divided by their training standard deviation (`fit_data`).
-        self.register_buffer("motion_scale", torch.ones(3 * joints))
+        # With critic_motion_scale they are divided by their training spread (`fit_data`); on the
+        # CPU runs that made every action's samples drift into sliding walks, so it is off by
+        # default (RESULTS.md, LARNet, second round).
+        self.register_buffer("motion_scale", torch.ones(3 * joints) if config.critic_motion_scale else None)
         self.latent_critic = None
         if config.latent_adversarial:
             self.latent_class = nn.Embedding(num_classes, a)
@@ -438,7 +441,8 @@ class LarnetCritic(MotionCritic):
     def score_sequence(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         flat = _flatten_joints(features)
         motion = torch.cat([flat[..., 1:] - flat[..., :-1], torch.zeros_like(flat[..., :1])], -1)
-        motion = motion * self.motion_scale[:, None]
+        if self.motion_scale is not None:
+            motion = motion * self.motion_scale[:, None]
         label = self.sequence_class(labels)[:, :, None].expand(-1, -1, flat.shape[-1])
         return self.sequence_head(self.sequence(torch.cat([flat, motion, label], 1)).mean(-1)).squeeze(-1)
 
@@ -447,6 +451,8 @@ class LarnetCritic(MotionCritic):
         change over the training windows ``[N, T, V, 3]`` (metres)."""
         from motiongen.data.features import to_channels_first, to_features
 
+        if self.motion_scale is None:
+            return
         if normalization is None:
             raise ConfigError("the larnet critic is fitted with the data's normalisation")
         sums, squares, count = 0.0, 0.0, 0
