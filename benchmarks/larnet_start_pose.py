@@ -41,9 +41,7 @@ def main() -> None:
     windows = np.asarray(test.windows, dtype=np.float32)  # [N, T, V, 3]
     actions = [dataset.actions[k] for k in test.labels]
     labels = torch.tensor([list(checkpoint.actions).index(a) for a in actions])
-    normalization = checkpoint.normalization
-    if not isinstance(normalization, Normalization):
-        normalization = Normalization.from_dict(normalization)
+    normalization = Normalization.of(checkpoint.normalization)
     starts = torch.as_tensor(to_channels_first(normalization.normalize(to_features(windows[:, :1])))[:, :, 0],
                              dtype=torch.float32)
     frames = windows.shape[1]

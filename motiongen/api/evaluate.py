@@ -101,9 +101,7 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
     from motiongen.inference.sampling import generate_features
     from motiongen.retarget import retarget
 
-    normalization = source.normalization
-    if not isinstance(normalization, Normalization):
-        normalization = Normalization.from_dict(normalization)
+    normalization = Normalization.of(source.normalization)
     order = np.argsort(np.array(actions), kind="stable")
     names = np.array(actions)[order]
     chunks = []

@@ -11,6 +11,7 @@ from motiongen.pretrained import SHIPPED, card_path, list_shipped, shipped_path
 
 def shipped_summary(name: str) -> dict:
     """Name, purpose, kind, skeleton, actions, window, step, size and digest of a shipped model."""
+    from motiongen.skeletons import skeleton_from_toml_text
     from motiongen.training.checkpoint import read_metadata
 
     if name not in SHIPPED:
@@ -20,19 +21,11 @@ def shipped_summary(name: str) -> dict:
     path = shipped_path(name)
     meta = read_metadata(path)
     return {"name": name, "purpose": SHIPPED[name][1], "kind": meta.get("kind"),
-            "skeleton": meta.get("skeleton_name") or _skeleton_name(meta), "actions": list(meta.get("actions") or []),
+            "skeleton": skeleton_from_toml_text(meta["skeleton"], origin=f"{path} (stored skeleton)").name,
+            "actions": list(meta.get("actions") or []),
             "frames": meta.get("frames"), "fps": meta.get("fps"), "step": meta.get("step"),
             "size_mb": round(path.stat().st_size / 1e6, 2), "weights_sha256": meta.get("weights_sha256"),
             "path": str(path), "card": str(card_path(name))}
-
-
-def _skeleton_name(meta: dict) -> str | None:
-    skeleton = meta.get("skeleton")
-    if isinstance(skeleton, str):  # the skeleton's TOML text: its name line
-        for line in skeleton.splitlines():
-            if line.strip().startswith("name"):
-                return line.split("=", 1)[1].strip().strip('"')
-    return None
 
 
 def model_card(name: str) -> str:

@@ -48,7 +48,7 @@ class StartPose:
 def load_start_pose(path: str | Path, checkpoint, frame: int = 0) -> StartPose:
     """Frame ``frame`` of any motion file (negative counts from the end), retargeted to the
     checkpoint's skeleton when it is on another."""
-    from motiongen.data.features import to_channels_first, to_features
+    from motiongen.data.features import Normalization, to_channels_first, to_features
     from motiongen.formats import read_motion
 
     motion = read_motion(path)
@@ -61,12 +61,7 @@ def load_start_pose(path: str | Path, checkpoint, frame: int = 0) -> StartPose:
     positions = np.asarray(first.positions[0], dtype=np.float32)
     if not np.isfinite(positions).all():
         raise ConfigError(f"{path}: frame {index} has missing joints; a start pose needs every joint")
-    from motiongen.data.features import Normalization
-
-    normalization = checkpoint.normalization
-    if not isinstance(normalization, Normalization):
-        normalization = Normalization.from_dict(normalization)
-    features = normalization.normalize(to_features(positions[None]))[0]  # [V, 3]
+    features = Normalization.of(checkpoint.normalization).normalize(to_features(positions[None]))[0]  # [V, 3]
     return StartPose(positions=positions, features=to_channels_first(features[None])[:, 0])
 
 

@@ -30,11 +30,11 @@ DEFAULTS: dict[str, Any] = {
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "hgvae": {"frames": 50, "lr_generator": 1e-4, "grad_clip_norm": 100.0, "n_critic": 1,
               "model_config": {"canonical_facing": True}},
-    # ST-GCN trains with SGD at 0.1; Adam at 1e-3 gets there in fewer steps on a CPU. A short EMA:
-    # the frozen recogniser should be the weights at the end, barely smoothed.
     # LARNet: most of its signal is supervised (latent MSE, reconstruction), so two critic steps
     # per generator step keep the critics ahead of it; a shorter EMA suits its faster training.
     "larnet": {"frames": 64, "n_critic": 2, "lr_generator": 3e-4, "lr_critic": 3e-4, "ema_halflife_steps": 200.0},
+    # ST-GCN trains with SGD at 0.1; Adam at 1e-3 gets there in fewer steps on a CPU. A short EMA:
+    # the frozen recogniser should be the weights at the end, barely smoothed.
     "recognizer": {"frames": 64, "lr_generator": 1e-3, "betas": [0.9, 0.999], "n_critic": 1,
                    "ema_halflife_steps": 50.0, "render_every_steps": 0, "steps": 2000},
 }

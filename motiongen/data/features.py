@@ -192,6 +192,11 @@ class Normalization:
                 "half_range": self.half_range.tolist()}
 
     @classmethod
+    def of(cls, value: "Normalization | dict") -> "Normalization":
+        """``value`` itself, or the statistics it stores as a dict (a checkpoint's)."""
+        return value if isinstance(value, cls) else cls.from_dict(value)
+
+    @classmethod
     def from_dict(cls, data: dict) -> "Normalization":
         if not isinstance(data, dict) or not {"centre", "half_range"} <= set(data):
             raise ConfigError("normalisation metadata must be a dict with 'centre' and 'half_range'")

@@ -100,8 +100,6 @@ def motions_from_features(features: np.ndarray, normalization, skeleton, fps: fl
     is a `Normalization` or its dict."""
     from motiongen.data.features import Normalization, from_features, to_channels_last
 
-    if not isinstance(normalization, Normalization):
-        normalization = Normalization.from_dict(normalization)
-    positions = from_features(normalization.denormalize(to_channels_last(features)), start_xz)
+    positions = from_features(Normalization.of(normalization).denormalize(to_channels_last(features)), start_xz)
     return [Motion(positions=p, skeleton=skeleton, fps=fps, meta=dict(meta or {}, index=k))
             for k, p in enumerate(positions)]

@@ -346,13 +346,11 @@ class LarnetGenerator(MotionGenerator):
         turned = rotate_about_up(first.permute(0, 3, 1, 2), facing)  # [N, 3, 1, V]
         poses = normalization.normalize(to_channels_first(to_features(turned.permute(0, 2, 3, 1)).numpy()),
                                         channels_first=True)[:, :, 0]  # [N, 3, V]
-        labels = np.asarray(labels)
-        means = torch.zeros_like(self.start_poses)
-        for label in range(self.num_classes):  # a dozen classes, once per training run
-            chosen = poses[labels == label]
-            if len(chosen):
-                means[label] = torch.as_tensor(chosen.mean(0), dtype=torch.float32)
-        self.start_poses.copy_(means * self.pose_mask)
+        labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        sums = torch.zeros(self.num_classes, *poses.shape[1:], dtype=torch.float64)
+        sums.index_add_(0, labels, torch.as_tensor(poses, dtype=torch.float64))
+        counts = torch.bincount(labels, minlength=self.num_classes).clamp_min(1)  # an absent class stays 0
+        self.start_poses.copy_((sums / counts[:, None, None]).float() * self.pose_mask)
 
     # --- the network ------------------------------------------------------------------------------
     def synthesise(self, start: torch.Tensor, latent: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

@@ -206,13 +206,14 @@ class LarnetLoss:
         take_fake = torch.rand(real.shape[0], real.shape[2], device=real.device) < float(self.config.mix_probability)
         return mix_frames(real, fake, take_fake)
 
-    def _sequence_inputs(self, real: torch.Tensor | None, fake: torch.Tensor, source: torch.Tensor) -> list:
-        """The sequences the sequence critic scores: [real], fake (if judged), mix (if judged)."""
-        parts = [] if real is None else [real]
+    def _judged_fakes(self, fake: torch.Tensor, real: torch.Tensor) -> list:
+        """What the sequence critic scores as fake: the generated clip and its mix with ``real``,
+        each when its loss is on."""
+        parts = []
         if self.config.sequence_adversarial:
             parts.append(fake)
         if self.config.mix_adversarial:
-            parts.append(self._mix(source, fake))
+            parts.append(self._mix(real, fake))
         return parts
 
     def _critic_phase(self, real, labels, latent, interpolation) -> dict[str, torch.Tensor]:
@@ -226,7 +227,7 @@ class LarnetLoss:
         values = {"critic_loss": zero, "wasserstein_gap": zero, "gradient_penalty": zero,
                   "latent_gap": zero, "latent_penalty": zero}
         loss = zero
-        fakes = self._sequence_inputs(None, fake, real)
+        fakes = self._judged_fakes(fake, real)
         sequences = torch.cat([real, *fakes]) if fakes else None
         latents = None
         if config.latent_adversarial:
@@ -282,7 +283,7 @@ class LarnetLoss:
             loss = loss + float(config.reconstruction_weight) * reconstruction
             values["reconstruction_mse"] = reconstruction.detach()
         adversarial = zero
-        fakes = self._sequence_inputs(None, fake, real)
+        fakes = self._judged_fakes(fake, real)
         if fakes:
             with self.autocast():
                 scores = nets.critic_plain(torch.cat(fakes), labels.repeat(len(fakes))).float()

@@ -196,7 +196,7 @@ def test_mix_is_judged_as_fake_by_the_critic():
     real = _real(dataset)
     with torch.no_grad():
         out = pair.generator(pair.generator.make_latent(range(4), 16), torch.tensor([0, 1, 0, 1]), real=real)
-    parts = loss._sequence_inputs(None, out["fake"], real)
+    parts = loss._judged_fakes(out["fake"], real)
     assert len(parts) == 1  # the mix only
     frames_from_fake = (parts[0] == out["fake"]).all(dim=(1, 3)) & ~(parts[0] == real).all(dim=(1, 3))
     assert 0 < frames_from_fake.float().mean() < 1
