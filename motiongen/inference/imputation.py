@@ -124,24 +124,31 @@ def _impute_batch(model, start, missing, steps, lr, labels, device, on_batch):
         values[hole] = base[hole] + delta * scale
         return values
 
-    best = base.clone()
-    with torch.no_grad():
-        best_score = model.score(base, label_tensor)
-    before = best_score.clone()
+    # Each pass scores the current fill and gives the gradient that moves it, so step k's fill is
+    # judged in pass k + 1 (one forward pass per step; the last fill gets a pass of its own).
+    best, best_score = base.clone(), None
     best_step = torch.zeros(len(base), dtype=torch.long, device=device)
     needs_work = hole.flatten(1).any(1)
-    if bool(needs_work.any()):
-        for step in range(1, steps + 1):  # optimiser steps: the loop is the method
-            optimizer.zero_grad(set_to_none=True)
-            model.posterior_energy(current(), label_tensor).sum().backward()
-            optimizer.step()
+    steps = steps if bool(needs_work.any()) else 0
+    for step in range(steps + 1):  # optimiser steps: the loop is the method
+        values = current()
+        if step == steps:
             with torch.no_grad():
-                candidate = current()
-                score = model.score(candidate, label_tensor)
+                score = model.score(values, label_tensor)
+        else:
+            optimizer.zero_grad(set_to_none=True)
+            energy, score = model.energy_and_score(values, label_tensor)
+            energy.sum().backward()
+        with torch.no_grad():
+            if best_score is None:
+                before = best_score = score.clone()
+            else:
                 better = (score < best_score) & needs_work
-                best = torch.where(better[:, None, None, None], candidate, best)
+                best = torch.where(better[:, None, None, None], values.detach(), best)
                 best_score = torch.where(better, score, best_score)
                 best_step = torch.where(better, torch.full_like(best_step, step), best_step)
+        if step < steps:
+            optimizer.step()
     if on_batch is not None:
         on_batch(len(base))
     return (best.detach().cpu().numpy(), before.detach().cpu().numpy(), best_score.detach().cpu().numpy(),
