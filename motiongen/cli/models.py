@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from rich.markdown import Markdown
 from rich.table import Table
 
 from motiongen.cli.console import stdout
@@ -44,6 +43,8 @@ def show_command(
     as_json: JsonOption = False,
 ) -> None:
     """A shipped model's card: data, split, training, hardware, evaluation, acknowledgements."""
+    from rich.markdown import Markdown  # here: its parser costs every other command 50 ms at start-up
+
     from motiongen.api.models import model_card, shipped_summary
 
     if as_json:

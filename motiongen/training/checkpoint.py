@@ -11,7 +11,8 @@ Sampling needs nothing else.
 ``NAME.resume.pt`` beside it holds what only training needs: optimiser states, step, every RNG
 state (as tensors), the data-order state. It is written with ``torch.save`` and read only with
 ``torch.load(weights_only=True)``; safetensors never executes anything either. Both files are
-written to a temporary file and renamed into place.
+written to a temporary file and renamed into place. `export_for_inference` keeps only ``ema.*``
+and the skeleton (``inference_only`` in the metadata): the shipped models are such files.
 """
 
 from __future__ import annotations
@@ -244,6 +245,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", ema: b
     meta = read_metadata(path)
     _verify_weights(path, meta)
     pair, skeleton = build_pair(path, meta)
+    if meta.get("inference_only"):
+        if not ema:
+            raise CheckpointError(f"{path}: an inference-only file holds the EMA generator alone (no raw "
+                                  "generator weights)")
+        pair = ModelPair(kind=pair.kind, config=pair.config, generator=pair.generator, critic=None)
     load_state(path, pair.generator, "ema" if ema else "generator")
     pair.generator.to(device).eval()
     if pair.critic is not None:
@@ -323,6 +329,25 @@ def restore_global_rng_state(state: dict[str, Any], device: torch.device) -> Non
     random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def export_for_inference(path: str | Path, output: str | Path, **entries: Any) -> Path:
+    """Write ``output``: the checkpoint's EMA generator and skeleton offsets only (no critic, no
+    raw generator — what sampling and imputation load, a third of a training checkpoint), its
+    metadata with ``inference_only`` and ``entries`` added and the weights' SHA-256 recomputed."""
+    path = resolve_checkpoint_path(path)
+    meta = read_metadata(path)
+    _verify_weights(path, meta)
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()
+                   if key.startswith("ema.") or key == SKELETON_OFFSETS}
+    if not any(key.startswith("ema.") for key in tensors):
+        raise CheckpointError(f"{path}: holds no ema weights to export")
+    meta.update(entries, inference_only=True, weights_sha256=weights_sha256(tensors))
+    data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta, allow_nan=False)})
+    with atomic_write(Path(output), binary=True) as stream:
+        stream.write(data)
+    return Path(output)
 
 
 def update_metadata(path: str | Path, **entries: Any) -> Path:

@@ -1,0 +1,31 @@
+"""Copy a trained run into the package as a shipped model (inference-only: EMA weights, skeleton,
+metadata), so `motiongen models`, `sample` and `impute` find it by name.
+
+    python tools/ship_model.py RUN NAME      # e.g. /tmp/runs/hgvae_small hgvae-cmu31
+
+NAME must be listed in motiongen/pretrained/__init__.py (SHIPPED) and get a card, NAME.md, beside
+the file: data, split, steps, hardware and the evaluation table. Prints the size and SHA-256 the
+card cites.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from motiongen.pretrained import SHIPPED, shipped_path
+from motiongen.training.checkpoint import export_for_inference, read_metadata
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="run folder or checkpoint file")
+    parser.add_argument("name", choices=sorted(SHIPPED))
+    args = parser.parse_args()
+    path = export_for_inference(args.run, shipped_path(args.name), shipped_as=args.name)
+    meta = read_metadata(path)
+    print(f"{path}: {path.stat().st_size / 1e6:.2f} MB, {meta['kind']} step {meta['step']}, "
+          f"weights SHA-256 {meta['weights_sha256']}")
+
+
+if __name__ == "__main__":
+    main()
