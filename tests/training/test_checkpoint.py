@@ -69,6 +69,31 @@ def test_save_load_generate_identical(tmp_path, kind, config):
     assert torch.equal(loaded.pair.critic(features, labels[:2]), pair.critic.eval()(features, labels[:2]))
 
 
+def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
+    dataset = _tiny.synthetic_dataset(frames=16)
+    torch.manual_seed(0)
+    pair = _perturbed(create_model("kinetic-gan", dataset.skeleton, num_classes=len(dataset.actions), **KGAN_TINY))
+    ema = make_ema(pair.generator)
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.mul_(0.5)
+    full = ckpt.save_checkpoint(tmp_path / "model.safetensors", pair, ema, _meta(dataset))
+    small = ckpt.export_for_inference(full, tmp_path / "shipped.safetensors", shipped_as="tiny")
+
+    meta = ckpt.read_metadata(small)
+    assert meta["inference_only"] is True and meta["shipped_as"] == "tiny"
+    assert meta["weights_sha256"] != ckpt.read_metadata(full)["weights_sha256"]
+    assert small.stat().st_size < 0.5 * full.stat().st_size  # no critic, no raw generator
+    loaded = ckpt.load_checkpoint(small)
+    assert loaded.pair.critic is None and loaded.actions == list(dataset.actions)
+    latent = pair.generator.make_latent([3, 4], dataset.frames)
+    labels = torch.tensor([0, 1])
+    assert torch.equal(loaded.pair.generator(latent, labels), ckpt.load_checkpoint(full).pair.generator(latent, labels))
+    with pytest.raises(CheckpointError) as raised:
+        ckpt.load_checkpoint(small, ema=False)
+    _one_line(raised.value, "inference-only")
+
+
 def test_metadata_round_trip(tmp_path, synthetic):
     torch.manual_seed(0)
     pair = create_model(_tiny.TINY, synthetic.skeleton, num_classes=2, hidden=6)
