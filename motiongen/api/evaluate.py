@@ -93,8 +93,10 @@ class GeneratorSource:
 
 def generated_positions(source: GeneratorSource, actions: list[str], frames: int, seeds: list[int],
                         truncation: float, device, target_skeleton, target_fps: float,
-                        batch_size: int = 64) -> np.ndarray:
-    """``[N, T', J, 3]`` clips of ``actions[k]`` with ``seeds[k]`` on the recogniser's skeleton and fps."""
+                        batch_size: int = 64, as_bvh: bool = False) -> np.ndarray:
+    """``[N, T', J, 3]`` clips of ``actions[k]`` with ``seeds[k]`` on the recogniser's skeleton and
+    fps; ``as_bvh``: as `sample` writes them to BVH (IK onto the generator's fixed skeleton, then
+    forward kinematics), so bone lengths and foot contact are those of the file a user gets."""
     from motiongen.core.motion import Motion
     from motiongen.core.ops import resample
     from motiongen.data.features import Normalization, from_features, to_channels_last
@@ -113,11 +115,13 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
     positions = np.empty((len(actions), *chunks[0].shape[1:]), dtype=np.float32)
     positions[order] = np.concatenate(chunks)
     same_layout = target_skeleton.same_layout(source.skeleton)
-    if same_layout and math.isclose(source.fps, target_fps):
+    if same_layout and math.isclose(source.fps, target_fps) and not as_bvh:
         return positions
     motions = []
-    for clip in positions:  # the rare path: another skeleton or frame rate, one clip at a time
+    for clip in positions:  # the rare path: IK, another skeleton or frame rate, one clip at a time
         motion = Motion(positions=clip, skeleton=source.skeleton, fps=source.fps)
+        if as_bvh:
+            motion = motion.with_ik()
         if not math.isclose(source.fps, target_fps):
             motion = resample(motion, target_fps)
         if not same_layout:
@@ -163,7 +167,7 @@ def prepare_setting(source: GeneratorSource, recognizer, data, subjects=None, fr
 
 
 def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: int, seed: int, round_index: int,
-                device) -> tuple[dict[str, float], list[float], np.ndarray]:
+                device, as_bvh: bool = False) -> tuple[dict[str, float], list[float], np.ndarray]:
     """One round: ``samples`` fresh clips scored against the real test windows. Returns the
     scores, FID per window position along the clips, and the clips ``[N, T, J, 3]``."""
     from motiongen.metrics import evaluation as ev
@@ -174,7 +178,7 @@ def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: in
     actions = [setting.test_actions[k] for k in picks]
     seeds = [int(seed) + int(round_index) * int(samples) + k for k in range(int(samples))]
     clips = generated_positions(source, actions, setting.native, seeds, setting.truncation, device, rec.skeleton,
-                                rec.fps)[:, :setting.length]
+                                rec.fps, as_bvh=as_bvh)[:, :setting.length]
     windows = ev.sliding_windows(clips, rec.frames)  # [N, P, T, J, 3]
     count, positions = windows.shape[:2]
     flat = windows.reshape(count * positions, *windows.shape[2:])
@@ -188,9 +192,10 @@ def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: in
 
 def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None = None, samples: int = 500, repeats: int = 20,
              frames: int | None = None, subjects: list[str] | None = None, truncation: float | None = None,
-             seed: int = 0, device: str = "auto", plot: str | Path | None = None,
+             seed: int = 0, device: str = "auto", plot: str | Path | None = None, as_bvh: bool = False,
              on_start: Callable[[int], None] | None = None, on_step: Callable[[], None] | None = None) -> dict:
-    """The report (a JSON-ready dict with ``markdown``); ``plot`` writes per-window FID along time (PNG)."""
+    """The report (a JSON-ready dict with ``markdown``); ``plot`` writes per-window FID along time
+    (PNG); ``as_bvh`` scores the clips as `sample` writes them to BVH (see `generated_positions`)."""
     from motiongen.api.sample import resolve_device
     from motiongen.metrics import evaluation as ev
     from motiongen.training.checkpoint import load_checkpoint
@@ -218,7 +223,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
     real_plausibility = ev.plausibility_of(reference.test_windows, rec.skeleton, rec.fps)
     test_accuracy = float((reference.test_logits.argmax(1) == reference.test_labels).mean())
     for round_index in range(int(repeats)):  # rounds are independent sets: the interval is over them
-        scores, along, clips = score_round(source, setting, samples, seed, round_index, torch_device)
+        scores, along, clips = score_round(source, setting, samples, seed, round_index, torch_device, as_bvh)
         scores.update(ev.plausibility_of(clips, rec.skeleton, rec.fps))
         generated_rounds.append(scores)
         per_window.append(along)
@@ -244,7 +249,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
         "data": str(data), "test_subjects": setting.holdout, "test_windows": int(len(reference.test_windows)),
         "floor_train_windows": int(len(reference.train_windows)), "samples": int(samples), "repeats": int(repeats),
         "frames": setting.length, "fps": rec.fps, "window": window, "truncation": truncation, "seed": int(seed),
-        "actions_skipped": setting.skipped,
+        "actions_skipped": setting.skipped, "as_bvh": bool(as_bvh),
         "metrics": {key: {"generated": generated[key], "real": real[key]} for key in METRICS},
         "per_window_fid": windows_summary,
     }
@@ -295,7 +300,8 @@ def to_markdown(report: dict) -> str:
     lines = [f"{report['generator_kind']} `{Path(report['generator']).name}` (step {report['generator_step']}), "
              f"{report['repeats']} rounds × {report['samples']} samples of {report['frames']} frames; "
              f"real test: subjects {', '.join(report['test_subjects'])} ({report['test_windows']} windows); "
-             f"recogniser sha256 {report['recognizer_sha256'][:12]}…",
+             f"recogniser sha256 {report['recognizer_sha256'][:12]}…"
+             + ("; generated clips as written to BVH (IK)" if report.get("as_bvh") else ""),
              "", "| metric | generated | real |", "| --- | ---: | ---: |"]
     for key in METRICS:
         value = report["metrics"][key]

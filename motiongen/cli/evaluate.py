@@ -29,6 +29,7 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Sample k of round r uses seed SEED + r·samples + k.")] = 0,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG of FID per window along the clip.", show_default=False)] = None,
+    as_bvh: Annotated[bool, typer.Option("--as-bvh", help="Score the clips as sample writes them to BVH (IK onto the generator's skeleton: fixed bone lengths).")] = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -43,7 +44,7 @@ def evaluate(
     subject_list = None if subjects is None else [s.strip() for s in subjects.split(",") if s.strip()]
     with DeferredProgress("evaluating", quiet, unit="rounds") as progress:
         report = run_evaluation(model, data, recognizer, samples=samples, repeats=repeats, frames=frames,
-                                subjects=subject_list, truncation=truncation, seed=seed, device=device, plot=plot,
+                                subjects=subject_list, truncation=truncation, seed=seed, device=device, plot=plot, as_bvh=as_bvh,
                                 on_start=progress.start, on_step=progress.advance)
     if json_output:
         print(json.dumps({k: v for k, v in report.items() if k != "markdown"}, indent=2))

@@ -81,6 +81,25 @@ def test_report_with_long_clips_and_plot(runs, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_as_bvh_scores_the_clip_sample_writes(runs, tmp_path):
+    """--as-bvh measures the file a user gets: its clips are the BVH `sample` writes for the seed."""
+    from motiongen.api.evaluate import GeneratorSource, generated_positions
+    from motiongen.formats import read_motion
+    from motiongen.training.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(runs[2])
+    source = GeneratorSource.from_checkpoint(checkpoint)
+    assert_ok(run("sample", "--model", runs[2], "--action", "walking", "--frames", "16", "--seed", "5", "-o",
+                  tmp_path / "walk.bvh"))
+    written = read_motion(tmp_path / "walk.bvh").positions
+    clips = {as_bvh: generated_positions(source, ["walking"], 16, [5], 1.0, "cpu", checkpoint.skeleton,
+                                         checkpoint.fps, as_bvh=as_bvh)[0] for as_bvh in (False, True)}
+    np.testing.assert_allclose(clips[True], written, atol=1e-4)
+    assert np.abs(clips[False] - written).max() > 1e-3  # IK moves the raw joints: the option matters
+    report = json.loads(_ok(_evaluate(runs, "--samples", "4", "--repeats", "1", "--json", "--as-bvh")))
+    assert report["as_bvh"] is True
+
+
 def _ok(result):
     assert_ok(result)
     return result.stdout
