@@ -176,6 +176,20 @@ def test_cmu_walk_imports_upright_with_matching_positions(bpy_python, tmp_path):
     print(f"walk: max |blender - motiongen| = {rel:.2e} of the skeleton height")
 
 
+def test_the_readme_walk_imports_upright_for_1024_frames(bpy_python, tmp_path):
+    """The README's first command on the shipped default generator: Blender's importer makes an
+    armature that matches the file in all 1024 frames and stands upright in each."""
+    from _cli import assert_ok, run
+
+    path = tmp_path / "walk.bvh"
+    assert_ok(run("sample", "--action", "walking", "--frames", "1024", "-o", path))
+    motion = bvh.read(path)
+    assert motion.frame_count == 1024
+    dump = blender_dump(bpy_python, path, tmp_path / "walk.npz")
+    rel = check_blender_matches(motion, dump)
+    print(f"default walk: max |blender - motiongen| = {rel:.2e} of the skeleton height")
+
+
 def test_cmu_pirouette_keeps_facing(bpy_python, tmp_path):
     """A clip whose root turns through two full pirouettes (> 700 degrees of heading)."""
     motion = bvh.read(_cmu("dancing/05_11.bvh"))[100:340]

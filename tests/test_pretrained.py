@@ -61,3 +61,8 @@ def test_models_list_and_show_read_the_shipped_files():
     assert_ok(shown)
     assert "SHA-256" in shown.stdout and "mocap.cs.cmu.edu" in shown.stdout
     assert_one_line_error(run("models", "show", "recogniser"), "recognizer-cmu31")
+
+
+def test_the_shipped_weights_stay_within_40_mb():
+    total = sum(shipped_path(name).stat().st_size for name in list_shipped())
+    assert total <= 40e6, f"{total / 1e6:.1f} MB of shipped weights (issue 7 allows 40)"

@@ -1,4 +1,4 @@
-"""``motiongen impute INPUT --model CKPT`` (and ``--evaluate`` / ``--calibrate`` on held-out data)."""
+"""``motiongen impute INPUT [--model CKPT]`` (default: the shipped HG-VAE) (and ``--evaluate`` / ``--calibrate`` on held-out data)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from motiongen.errors import ConfigError
 @handle_errors
 def impute(
     input_path: Annotated[Optional[Path], typer.Argument(metavar="INPUT", help=".npy [T,J,3] / [N,T,J,3] with NaN where missing, or any motion file (with NaN joints or --mask).", show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="HG-VAE checkpoint (motiongen train hgvae ...).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="HG-VAE: a checkpoint, run folder or shipped name (default: the shipped hgvae-cmu31).", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output in the input's format (default INPUT.imputed.EXT; - for stdout).", show_default=False)] = None,
     mask: Annotated[Optional[Path], typer.Option("--mask", help=".npy bool [T,J] (or [N,T,J]): True where the joint is observed.", show_default=False)] = None,
     skeleton: SkeletonOption = None,
@@ -38,7 +38,9 @@ def impute(
     over the missing values only; observed values never change. Prints per sequence the missing
     fraction, the score before and after, and whether it looks out of distribution."""
     if model is None:
-        raise ConfigError("--model is required: an HG-VAE checkpoint (train one with: motiongen train hgvae --data ...)")
+        from motiongen.pretrained import DEFAULT_IMPUTER
+
+        model = DEFAULT_IMPUTER
     chosen = [name for name, on in (("--evaluate", evaluate), ("--calibrate", calibrate)) if on]
     if len(chosen) > 1:
         raise ConfigError("give --evaluate or --calibrate, not both")

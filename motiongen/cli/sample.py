@@ -1,4 +1,4 @@
-"""``motiongen sample --model CKPT --action A --frames N -o out.bvh``."""
+"""``motiongen sample --action A --frames N -o out.bvh [--model CKPT]`` (default: the shipped generator)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from motiongen.errors import ConfigError
 
 @handle_errors
 def sample(
-    model: Annotated[str, typer.Option("--model", "-m", help="Generator checkpoint (.safetensors).")],
     action: Annotated[str, typer.Option("--action", "-a", help="Action name or index (see the checkpoint's actions).")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Generator: a checkpoint, run folder or shipped name (default: the shipped larnet-cmu31).", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output .bvh, .npy or .npz (numbered when --count > 1), or - for BVH on stdout.")] = None,
     frames: Annotated[Optional[int], typer.Option("--frames", "-n", help="Frames to generate (default: the trained length).")] = None,
     count: Annotated[int, typer.Option("--count", "-k", help="How many samples (sample k uses seed SEED+k).")] = 1,
@@ -34,6 +34,10 @@ def sample(
     if output is None and render is None:
         raise ConfigError("say where the samples go: -o FILE (.bvh, .npy, .npz or -) and/or --render PICTURE")
     from motiongen.api.sample import sample as sample_motion  # torch loads only for commands that need it
+    from motiongen.pretrained import DEFAULT_GENERATOR
+
+    if model is None:
+        model = DEFAULT_GENERATOR
 
     result = sample_motion(model, action, frames=frames, count=count, seed=seed, truncation=truncation,
                            skeleton=skeleton, fps=fps, output=output, device=device, batch_size=batch_size,

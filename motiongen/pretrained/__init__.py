@@ -3,7 +3,8 @@
 A shipped model is named where a checkpoint path is expected: ``--recognizer recognizer-cmu31``.
 `resolve` turns a name into its file; anything else is taken as a path. Each file's header stores
 the SHA-256 of its weights, checked on load, and its card (``NAME.md`` beside it) says what it was
-trained on, how, and what it scores.
+trained on, how, and what it scores. Generators and imputers are shipped as inference-only files
+(`motiongen.training.checkpoint.export_for_inference`, written by ``tools/ship_model.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ SHIPPED = {
     # name: (file, what it is for)
     "recognizer-cmu31": ("recognizer-cmu31.safetensors",
                          "ST-GCN action recogniser on the CMU subset (cmu31, 30 fps, 64-frame windows) for evaluate"),
+    "larnet-cmu31": ("larnet-cmu31.safetensors",
+                     "LARNet generator of the CMU subset's actions (cmu31, 30 fps, any length) for sample"),
+    "hgvae-cmu31": ("hgvae-cmu31.safetensors",
+                    "HG-VAE of CMU motion (cmu31, 30 fps, 50-frame windows, any length) for impute"),
 }
 DEFAULT_RECOGNIZER = "recognizer-cmu31"
+DEFAULT_GENERATOR = "larnet-cmu31"  # `motiongen sample` without --model
+DEFAULT_IMPUTER = "hgvae-cmu31"  # `motiongen impute` without --model
 
 
 def list_shipped() -> list[str]:
