@@ -30,6 +30,9 @@ def root(
                                                    help="Print the version and exit.")] = None,
 ) -> None:
     """motiongen: skeleton motion toolkit."""
+    from motiongen.cli.console import show_warnings_as_lines
+
+    show_warnings_as_lines()
 
 
 app.command("convert")(convert.convert)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -15,6 +17,16 @@ from rich.text import Text
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
+
+
+def show_warnings_as_lines() -> None:
+    """Library warnings (short clips dropped, BVH without units, …) as one ``warning: …`` line
+    on stderr, without Python's file, line number and source line: every command, not only train."""
+
+    def display(message, category, filename, lineno, file=None, line=None):
+        stderr.print(f"warning: {message}", highlight=False, markup=False)
+
+    warnings.showwarning = display
 
 
 class RateColumn(ProgressColumn):
