@@ -97,6 +97,7 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
     """``[N, T', J, 3]`` clips of ``actions[k]`` with ``seeds[k]`` on the recogniser's skeleton and
     fps; ``as_bvh``: as `sample` writes them to BVH (IK onto the generator's fixed skeleton, then
     forward kinematics), so bone lengths and foot contact are those of the file a user gets."""
+    from motiongen.core import kinematics
     from motiongen.core.motion import Motion
     from motiongen.core.ops import resample
     from motiongen.data.features import Normalization, from_features, to_channels_last
@@ -114,14 +115,15 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
         chunks.append(from_features(normalization.denormalize(to_channels_last(features))))
     positions = np.empty((len(actions), *chunks[0].shape[1:]), dtype=np.float32)
     positions[order] = np.concatenate(chunks)
+    if as_bvh:  # IK onto the fixed skeleton and FK back, every frame of every clip at once
+        local, root = kinematics.inverse_kinematics(positions.reshape(-1, *positions.shape[2:]), source.skeleton)
+        positions = kinematics.skeleton_fk(source.skeleton, local, root).reshape(positions.shape).astype(np.float32)
     same_layout = target_skeleton.same_layout(source.skeleton)
-    if same_layout and math.isclose(source.fps, target_fps) and not as_bvh:
+    if same_layout and math.isclose(source.fps, target_fps):
         return positions
     motions = []
-    for clip in positions:  # the rare path: IK, another skeleton or frame rate, one clip at a time
+    for clip in positions:  # the rare path: another skeleton or frame rate, one clip at a time
         motion = Motion(positions=clip, skeleton=source.skeleton, fps=source.fps)
-        if as_bvh:
-            motion = motion.with_ik()
         if not math.isclose(source.fps, target_fps):
             motion = resample(motion, target_fps)
         if not same_layout:

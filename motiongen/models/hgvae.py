@@ -240,10 +240,9 @@ class HGVAE(nn.Module):
         return nll, kl
 
     def score(self, positions: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``[B]`` negative ELBO per window coordinate (latents at their posterior means):
-        lower = more probable under the model."""
-        nll, kl, _ = self.terms(positions, labels, sample=False)
-        return (nll + kl.sum(1)) / (self.nodes[0] * int(self.config.frames))
+        """``[B]`` negative ELBO per window coordinate (latents at their posterior means;
+        detached — a judgement of fills, never descended): lower = more probable under the model."""
+        return self.energy_and_score(positions, labels)[1]
 
     def posterior_energy(self, positions: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``[B]`` the reconstruction term with the latents held at their posterior means. Its
@@ -251,8 +250,7 @@ class HGVAE(nn.Module):
         ``∇ₓ log p(x) = E_{p(z|x)}[∇ₓ log p(x|z)]``, the latents' posterior taken as fixed), which is
         what imputation descends. Differentiating the ELBO through the encoder instead rewards
         inputs the autoencoder reproduces, and any fill, however wrong, is nearly a fixed point."""
-        nll, _, _ = self.terms(positions, labels, sample=False, hold_latents=True)
-        return nll / self.elements
+        return self.energy_and_score(positions, labels)[0]
 
     def energy_and_score(self, positions: torch.Tensor, labels: torch.Tensor | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
