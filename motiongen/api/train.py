@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32", "compile": False,
     "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False, "log_every_steps": 50,
     "render_every_steps": 1000, "augment": True, "model_config": {}, "recognizer": None, "evaluate_every_steps": 0,
+    "init_from": None,
 }
 # Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
 # norms clipped at 100; one phase, so an epoch is one pass of that phase).
@@ -136,6 +137,27 @@ def total_steps_for(options: dict[str, Any], windows: int, world_size: int) -> i
     return DEFAULT_STEPS
 
 
+def _defaults_from_checkpoint(options: dict[str, Any], model: str | None) -> str:
+    """A fine-tune (``--init-from``) trains the checkpoint's model on its skeleton, window length
+    and frame rate unless told otherwise; returns the model name."""
+    from motiongen.training import checkpoint as ckpt
+
+    path = ckpt.resolve_checkpoint_path(options["init_from"])
+    options["init_from"] = str(path.resolve())  # absolute: config.json is read from anywhere
+    meta = ckpt.read_metadata(path)
+    if model is not None and model != meta["kind"]:
+        raise ConfigError(f"{path}: --init-from holds a {meta['kind']} model, not {model}")
+    if options.get("skeleton") is None:
+        options["skeleton"] = ckpt.stored_skeleton(path, meta).name
+    if options.get("frames") is None:
+        options["frames"] = int(meta["frames"])
+    if options.get("fps") is None:
+        options["fps"] = float(meta["fps"])
+    stored = {k: v for k, v in dict(meta["config"]).items() if k not in ("num_classes", "frames", "fps")}
+    options["model_config"] = {**stored, **(options.get("model_config") or {})}
+    return meta["kind"]
+
+
 def _saved_options(run_dir: Path) -> tuple[str | None, str | None, dict[str, Any]]:
     config_path = run_dir / "config.json"
     if not (run_dir / "last.safetensors").is_file():
@@ -173,6 +195,10 @@ def train_from_options(
     if unknown:
         raise TypeError(f"unknown training options: {', '.join(unknown)}")
     saved = None
+    if resume is not None and options.get("init_from") is not None:
+        raise ConfigError("--init-from starts a new run from a checkpoint; --resume continues a run: give one")
+    if options.get("init_from") is not None:
+        model = _defaults_from_checkpoint(options, model)
     if resume is not None:
         resume = Path(resume)
         if out is not None and Path(out).resolve() != resume.resolve():
@@ -227,7 +253,7 @@ def train_from_options(
             seed=resolved["seed"], snapshot_every_steps=resolved["snapshot_every_steps"],
             keep_snapshots=resolved["keep_snapshots"], log_every_steps=resolved["log_every_steps"],
             render_every_steps=resolved["render_every_steps"], augment=resolved["augment"],
-            resume=resume is not None, progress=progress,
+            resume=resume is not None, init_from=resolved["init_from"], progress=progress,
             evaluate_every_steps=resolved["evaluate_every_steps"],
             evaluator=_evaluator(data, resolved, dataset, world),
             extra_config={"options": stored},

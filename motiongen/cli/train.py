@@ -111,7 +111,7 @@ class _Display:
 
 @handle_errors
 def train(
-    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan, csgn, larnet, hgvae or recognizer (optional with --resume).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Argument(help="Model to train: kinetic-gan, csgn, larnet, hgvae or recognizer (optional with --resume or --init-from).", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Dataset: a folder of motion files (with manifest.csv, or labelled by folder names), a manifest .csv, or NTU arrays (.npy/.npz).", show_default=False)] = None,
     skeleton: SkeletonOption = None,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Training window length in frames (default 64).", show_default=False)] = None,
@@ -138,6 +138,7 @@ def train(
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Mirror and rotate real windows (default on).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default runs/MODEL).", show_default=False)] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.", show_default=False)] = None,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help="Fine-tune: start a new run from this checkpoint's weights (same model, skeleton and actions; --model-option may switch losses).", show_default=False)] = None,
     snapshot_every: Annotated[Optional[int], typer.Option("--snapshot-every", help="Write last.safetensors every N steps (default 1000).", show_default=False)] = None,
     keep_snapshots: Annotated[Optional[bool], typer.Option("--keep-snapshots/--no-keep-snapshots", help="Also keep step-XXXXXXX.safetensors at each snapshot.", show_default=False)] = None,
     render_every: Annotated[Optional[int], typer.Option("--render-every", help="Draw samples/step-N.png (one row per action) every N steps; 0 = never (default 1000).", show_default=False)] = None,
@@ -174,7 +175,8 @@ def train(
                 gp_weight=gp_weight, model_config=model_config or None, precision=precision, compile=compile,
                 ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment,
                 snapshot_every_steps=snapshot_every, keep_snapshots=keep_snapshots, log_every_steps=log_every,
-                render_every_steps=render_every, recognizer=recognizer, evaluate_every_steps=eval_every)
+                render_every_steps=render_every, recognizer=recognizer, evaluate_every_steps=eval_every,
+                init_from=init_from)
     except TrainingDiverged as exc:  # the run failed, not the request: exit 1
         display.stop()
         report(str(exc))

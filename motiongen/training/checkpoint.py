@@ -217,7 +217,8 @@ def load_state(path: Path, module: nn.Module, prefix: str) -> None:
         raise CheckpointError(f"{path}: {prefix} weights do not fit the model ({detail})") from None
 
 
-def build_pair(path: Path, meta: dict) -> tuple[ModelPair, Skeleton]:
+def stored_skeleton(path: Path, meta: dict) -> Skeleton:
+    """The skeleton a checkpoint was trained on, with its exact fitted bone offsets."""
     from motiongen.skeletons import skeleton_from_toml_text
 
     try:
@@ -227,6 +228,11 @@ def build_pair(path: Path, meta: dict) -> tuple[ModelPair, Skeleton]:
     offsets = read_tensors(path, "skeleton").get("offsets")
     if offsets is not None and tuple(offsets.shape) == (skeleton.joint_count, 3):
         skeleton = skeleton.with_offsets(offsets.double().numpy())
+    return skeleton
+
+
+def build_pair(path: Path, meta: dict) -> tuple[ModelPair, Skeleton]:
+    skeleton = stored_skeleton(path, meta)
     config = {k: v for k, v in dict(meta["config"]).items() if k != "num_classes"}
     try:
         pair = create_model(meta["kind"], skeleton, num_classes=len(meta["actions"]), **config)
@@ -243,7 +249,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", ema: b
     networks are in eval mode on ``device``."""
     path = resolve_checkpoint_path(path)
     meta = read_metadata(path)
-    _verify_weights(path, meta)
+    verify_weights(path, meta)
     pair, skeleton = build_pair(path, meta)
     if meta.get("inference_only"):
         if not ema:
@@ -261,7 +267,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", ema: b
                             pair=pair, meta=meta)
 
 
-def _verify_weights(path: Path, meta: dict) -> None:
+def verify_weights(path: Path, meta: dict) -> None:
     """Refuse a file whose tensors no longer hash to the stored ``weights_sha256`` (older
     checkpoints, written before the digest was stored, are taken as they are)."""
     stored = meta.get("weights_sha256")
@@ -337,7 +343,7 @@ def export_for_inference(path: str | Path, output: str | Path, **entries: Any) -
     metadata with ``inference_only`` and ``entries`` added and the weights' SHA-256 recomputed."""
     path = resolve_checkpoint_path(path)
     meta = read_metadata(path)
-    _verify_weights(path, meta)
+    verify_weights(path, meta)
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()
                    if key.startswith("ema.") or key == SKELETON_OFFSETS}

@@ -123,6 +123,7 @@ def train(
     evaluator: Callable[[nn.Module], dict] | None = None,  # generator -> {"eval_fid": …} (rank 0 only)
     augment: bool = True,  # mirror (p = 0.5) and rotate about the up axis each real window
     resume: bool = False,  # continue from run_dir/last.safetensors + last.resume.pt
+    init_from: str | Path | None = None,  # fine-tune: start a new run from this checkpoint's weights
     progress: Callable[[TrainProgress], None] | None = None,  # called after each step on rank 0
     handle_signals: bool = True,  # SIGINT/SIGTERM write a checkpoint and return (main thread only)
     extra_config: dict | None = None,  # more entries for config.json and the checkpoint (data options, …)
@@ -150,10 +151,15 @@ def train(
         model_config = dict(model_config or {})
         if resume:
             model_config = _resumed_model_config(last_path, model, model_config, dataset)
+        elif init_from is not None:
+            init_from = ckpt.resolve_checkpoint_path(init_from)
+            model_config = _initial_model_config(init_from, model, model_config, dataset)
 
         # Models: identical initialisation on every rank (DDP broadcasts rank 0's anyway).
         torch.manual_seed(_derive_seed(seed, "init"))
         pair = build_model(model, dataset, model_config)
+        if init_from is not None and not resume:  # before the run folder exists: a misfit leaves none
+            _initialise_from(init_from, pair, dataset)
         likelihood_model = pair.critic is None  # a VAE: one phase on its own bound, no critic
         if evaluate_every_steps and not hasattr(pair.generator, "make_latent"):  # every rank refuses alike
             raise ConfigError(f"periodic evaluation scores generated motion; {model} does not generate any")
@@ -163,6 +169,8 @@ def train(
         if not likelihood_model:
             pair.critic.to(torch_device).train()
         ema = make_ema(pair.generator)
+        if init_from is not None and not resume:
+            _initialise_ema_from(init_from, ema)
         adam_kind = {"fused": True} if torch_device.type == "cuda" else {"foreach": True}
         generator_optimizer = torch.optim.Adam(pair.generator.parameters(), lr=lr_generator, betas=tuple(betas),
                                                **adam_kind)
@@ -300,14 +308,19 @@ def build_model(model: str, dataset, model_config: dict):
     reason = pair.generator.frames_supported(int(dataset.frames))
     if reason:
         raise ConfigError(f"{model} cannot train on {dataset.frames}-frame windows: {reason}")
+    fit_to_data(pair, dataset)
+    return pair
+
+
+def fit_to_data(pair, dataset) -> None:
+    """Networks that keep statistics of the data (start poses, input scales) take this dataset's."""
     offered = {"labels": np.asarray(dataset.labels), "normalization": dataset.normalization,
                "actions": list(dataset.actions)}
-    for module in (pair.generator, pair.critic):  # networks that keep statistics of the data take them here
+    for module in (pair.generator, pair.critic):
         fit_data = getattr(module, "fit_data", None)
         if callable(fit_data):
             wanted = inspect.signature(fit_data).parameters
             fit_data(training_positions(dataset), **{k: v for k, v in offered.items() if k in wanted})
-    return pair
 
 
 def training_positions(dataset) -> np.ndarray:
@@ -403,6 +416,48 @@ def _resumed_model_config(last_path: Path, model: str, model_config: dict, datas
     if stored_norm is not None and _json_ready(stored_norm) != _json_ready(dataset.normalization.to_dict()):
         warnings.warn("the dataset's normalisation statistics changed since the run began (data changed?)")
     return {k: v for k, v in stored.items() if k != "num_classes"}
+
+
+def _initial_model_config(path: Path, model: str, model_config: dict, dataset) -> dict:
+    """A fine-tune's model config: the checkpoint's, with the request's changes on top (loss
+    switches and weights may change; anything that changes a tensor's shape fails on loading)."""
+    meta = ckpt.read_metadata(path)
+    if meta["kind"] != model:
+        raise ConfigError(f"{path}: --init-from holds a {meta['kind']} model, not {model}")
+    if list(meta["actions"]) != list(dataset.actions):
+        raise ConfigError(f"{path}: --init-from was trained on other actions than the data's "
+                          f"({', '.join(meta['actions'])} vs {', '.join(dataset.actions)})")
+    stored_skeleton = ckpt.stored_skeleton(path, meta).name
+    if stored_skeleton != dataset.skeleton.name:
+        raise ConfigError(f"{path}: --init-from is on the {stored_skeleton} skeleton, the data on "
+                          f"{dataset.skeleton.name} (train with --skeleton {stored_skeleton})")
+    # the window length and frame rate are the data's, as in a new run
+    stored = {k: v for k, v in dict(meta["config"]).items() if k not in ("num_classes", "frames", "fps")}
+    return {**stored, **model_config}
+
+
+def _initialise_from(path: Path, pair, dataset) -> None:
+    """The checkpoint's generator and critic weights (an inference-only file has no critic: it
+    starts fresh); the data statistics the networks keep are then refitted to this dataset."""
+    meta = ckpt.read_metadata(path)
+    ckpt.verify_weights(path, meta)
+    inference_only = bool(meta.get("inference_only"))
+    ckpt.load_state(path, pair.generator, "ema" if inference_only else "generator")
+    if pair.critic is not None:
+        if inference_only:
+            warnings.warn(f"{path} holds no critic (an inference-only file); the critic starts untrained")
+        else:
+            ckpt.load_state(path, pair.critic, "critic")
+    fit_to_data(pair, dataset)
+
+
+def _initialise_ema_from(path: Path, ema) -> None:
+    """The moving average starts at the checkpoint's (its data statistics are the generator's)."""
+    fitted = {name: buffer.clone() for name, buffer in ema.named_buffers()}
+    ckpt.load_state(path, ema, "ema")
+    with torch.no_grad():
+        for name, buffer in ema.named_buffers():
+            buffer.copy_(fitted[name])
 
 
 # --- data, latents, phases ---------------------------------------------------------------------------

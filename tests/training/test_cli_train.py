@@ -17,7 +17,7 @@ TINY_KGAN = ["--frames", "16", "--fps", "15", "--batch-size", "2", "--n-critic",
 def test_help_lists_models_and_options():
     result = run("train", "--help")
     assert result.exit_code == 0
-    for text in ("kinetic-gan", "csgn", "--data", "--resume", "--dry-run", "--precision", "--n-critic",
+    for text in ("kinetic-gan", "csgn", "--data", "--resume", "--init-from", "--dry-run", "--precision", "--n-critic",
                  "--gp-weight", "--mapping-depth", "--holdout-subjects", "--snapshot-every"):
         assert text in result.stdout, text
 
@@ -96,3 +96,28 @@ def test_train_then_resume(tmp_path, cmu_data_dir):
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-0000002.png", "step-0000003.png"]
     config = json.loads((out / "config.json").read_text())
     assert config["options"]["steps"] == 3 and config["model_config"]["generator_channels"] == [8, 4]
+
+
+def test_init_from_fine_tunes_a_checkpoint(tmp_path, cmu_data_dir):
+    base = tmp_path / "base"
+    assert run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--steps", "2", "--out", base,
+               "--quiet").exit_code == 0
+    tuned = tmp_path / "tuned"
+    # model, skeleton, window, frame rate and widths come from the checkpoint
+    result = run("train", "--init-from", base, "--data", cmu_data_dir, "--batch-size", "2", "--n-critic", "1",
+                 "--device", "cpu", "--steps", "1", "--out", tuned, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["step"] == 1
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["model"] == "kinetic-gan" and config["init_from"] == str((base / "last.safetensors").resolve())
+    assert config["model_config"]["generator_channels"] == [8, 4] and config["model_config"]["frames"] == 16
+    assert config["dataset"]["fps"] == 15.0
+    assert_one_line_error(run("train", "--init-from", base, "--data", cmu_data_dir, "--channels", "16,4",
+                              "--batch-size", "2", "--device", "cpu", "--steps", "1", "--out", tmp_path / "wide"),
+                          "do not fit")
+    assert not (tmp_path / "wide").exists()
+    assert_one_line_error(run("train", "--resume", tuned, "--init-from", base), "--init-from", "--resume")
+    assert_one_line_error(run("train", "csgn", "--init-from", base, "--data", cmu_data_dir, "--out", tmp_path / "c"),
+                          "holds a kinetic-gan model, not csgn")
+    assert_one_line_error(run("train", "--init-from", tmp_path / "nothing.safetensors", "--data", cmu_data_dir),
+                          "nothing.safetensors")

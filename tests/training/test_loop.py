@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 import _tiny
-from motiongen.errors import ConfigError
+from motiongen.errors import ConfigError, MotionGenError
 from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
@@ -217,3 +217,43 @@ def test_world_from_env(monkeypatch):
     for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
         monkeypatch.delenv(name)
     assert distributed.world_from_env() == distributed.World()
+
+
+# --- fine-tuning (--init-from) ----------------------------------------------------------------------
+
+def _learned(path):
+    """The generator's and critic's parameters (not batch-norm statistics or truncation centres,
+    which a training step or a save recomputes)."""
+    skip = ("running_", "num_batches_tracked", "w_centres")
+    return {k: v for k, v in load_file(str(path)).items()
+            if k.startswith(("generator.", "critic.")) and not any(s in k for s in skip)}
+
+
+def test_init_from_starts_a_new_run_at_the_checkpoints_weights(tmp_path, synthetic):
+    _run(synthetic, tmp_path / "base", 4)
+    base = tmp_path / "base" / "last.safetensors"
+    tiny_steps = dict(lr_generator=1e-12, lr_critic=1e-12)  # one step that barely moves the weights
+    tuned = _run(synthetic, tmp_path / "tuned", 1, init_from=base, **tiny_steps)
+    fresh = _run(synthetic, tmp_path / "fresh", 1, **tiny_steps)
+    assert tuned.step == 1  # a new run: steps count from 0
+    start, after, scratch = _learned(base), _learned(tuned.checkpoint), _learned(fresh.checkpoint)
+    assert start.keys() == after.keys() and any(k.startswith("critic.") for k in start)
+    for key in start:
+        assert torch.allclose(start[key], after[key], atol=1e-6), key
+    assert any(not torch.allclose(start[k], scratch[k], atol=1e-3) for k in start)
+    config = (tmp_path / "tuned" / "config.json").read_text()
+    assert str(base) in config
+
+
+def test_init_from_refuses_another_model_skeleton_or_action_set(tmp_path, synthetic):
+    _run(synthetic, tmp_path / "base", 2)
+    base = tmp_path / "base" / "last.safetensors"
+    with pytest.raises(ConfigError, match="holds a tiny-test model, not kinetic-gan"):
+        _run(synthetic, tmp_path / "a", 1, model="kinetic-gan", model_config=KGAN_TINY, init_from=base)
+    with pytest.raises(ConfigError, match="other actions"):
+        _run(_tiny.synthetic_dataset(actions=("walk", "jump")), tmp_path / "b", 1, init_from=base)
+    with pytest.raises(ConfigError, match="h36m17 skeleton, the data on ntu25.*--skeleton h36m17"):
+        _run(_tiny.synthetic_dataset(skeleton="ntu25"), tmp_path / "c", 1, init_from=base)
+    with pytest.raises(MotionGenError, match="do not fit"):
+        _run(synthetic, tmp_path / "d", 1, init_from=base, model_config={"hidden": 12})
+    assert not any((tmp_path / name).exists() for name in "abcd")
