@@ -85,6 +85,7 @@ class LarnetConfig:
     reconstruction_weight: float = 1.0
     adversarial_weight: float = 0.02  # on each adversarial term of the generator's loss
     critic_motion_scale: bool = False  # divide the critic's frame differences by their spread (see RESULTS)
+    rollout_windows: int = 0  # windows chained after each fake in training, judged as fakes too (see below)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LarnetConfig":
@@ -105,6 +106,11 @@ class LarnetConfig:
             raise ConfigError(f"larnet position_dim must be an even number ≥ 2, got {self.position_dim}")
         if not 0.0 < float(self.mix_probability) < 1.0:
             raise ConfigError(f"larnet mix_probability must be in (0, 1), got {self.mix_probability}")
+        if isinstance(self.rollout_windows, bool) or int(self.rollout_windows) < 0:
+            raise ConfigError(f"larnet rollout_windows must be a whole number ≥ 0, got {self.rollout_windows}")
+        if int(self.rollout_windows) and not self.sequence_adversarial:
+            raise ConfigError("larnet rollout_windows are judged by the sequence critic: "
+                              "they need sequence_adversarial")
         if not (self.reconstruction or self.latent_supervision or self.sequence_adversarial
                 or self.mix_adversarial):
             raise ConfigError("larnet needs at least one loss on the generated or reconstructed motion")
@@ -393,8 +399,25 @@ class LarnetGenerator(MotionGenerator):
             both = self.synthesise(torch.cat([start, start]),
                                    (torch.cat([generated[0], encoded[0]]), torch.cat([generated[1], encoded[1]])))
             fake, reconstruction = both.chunk(2)
-            return {"encoded": encoded, "generated": generated, "fake": fake, "reconstruction": reconstruction}
-        return {"encoded": encoded, "generated": generated, "fake": self.synthesise(start, generated)}
+            out = {"encoded": encoded, "generated": generated, "fake": fake, "reconstruction": reconstruction}
+        else:
+            out = {"encoded": encoded, "generated": generated, "fake": self.synthesise(start, generated)}
+        out["rollout"] = self._rollout(out["fake"], action, latent)
+        return out
+
+    def _rollout(self, fake: torch.Tensor, action: torch.Tensor, latent: torch.Tensor) -> list[torch.Tensor]:
+        """``rollout_windows`` windows chained after ``fake`` as sampling chains them, each from
+        the last one's end (gradients flow back through the start poses), on fresh noise from the
+        global RNG. Judged as fakes, they teach the generator to start from its own end poses, which
+        a model trained on real start poses alone never sees: without them a long sample drifts,
+        window by window, into a crouch (see RESULTS)."""
+        windows, clip = [], fake
+        for _ in range(int(self.config.rollout_windows)):  # a window or two, not frames
+            noise = torch.randn(latent.shape[0], latent.shape[1], self.config.steps, device=latent.device,
+                                dtype=latent.dtype)
+            clip = self.synthesise(clip[:, :, -1], self.motion_generator(action, noise))
+            windows.append(clip)
+        return windows
 
 
 # --- the critics ---------------------------------------------------------------------------------

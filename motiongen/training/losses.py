@@ -175,7 +175,10 @@ class LarnetLoss:
     generator: w_lat ‖e − sg(ê)‖²                                                (latent_supervision)
                + w_rec ‖Dec(I(S(x₀), ê)) − x‖²                                   (reconstruction)
                − w_adv (E D_s(x̃) [sequence_adversarial] + E D_s(mix) [mix_adversarial]
-                        + E D_l(e) [latent_adversarial])
+                        + E D_l(e) [latent_adversarial] + Σ_k E D_s(x̃ₖ) [rollout_windows])
+
+    x̃ₖ: the k-th window chained after x̃ from its last frame (`LarnetGenerator._rollout`), counted
+    as fake alongside x̃ when ``rollout_windows`` > 0.
 
     ê is not pushed towards e (stop-gradient): the encoder learns from reconstruction only, so the
     generator has to meet a representation that describes real motion, not one that shrinks to be
@@ -206,12 +209,14 @@ class LarnetLoss:
         take_fake = torch.rand(real.shape[0], real.shape[2], device=real.device) < float(self.config.mix_probability)
         return mix_frames(real, fake, take_fake)
 
-    def _judged_fakes(self, fake: torch.Tensor, real: torch.Tensor) -> list:
-        """What the sequence critic scores as fake: the generated clip and its mix with ``real``,
-        each when its loss is on."""
+    def _judged_fakes(self, out: dict, real: torch.Tensor) -> list:
+        """What the sequence critic scores as fake: the generated clip, the windows rolled out
+        after it and its mix with ``real``, each when its loss is on."""
+        fake = out["fake"].float()
         parts = []
         if self.config.sequence_adversarial:
             parts.append(fake)
+            parts.extend(window.float() for window in out.get("rollout", ()))
         if self.config.mix_adversarial:
             parts.append(self._mix(real, fake))
         return parts
@@ -227,7 +232,7 @@ class LarnetLoss:
         values = {"critic_loss": zero, "wasserstein_gap": zero, "gradient_penalty": zero,
                   "latent_gap": zero, "latent_penalty": zero}
         loss = zero
-        fakes = self._judged_fakes(fake, real)
+        fakes = self._judged_fakes(out, real)
         sequences = torch.cat([real, *fakes]) if fakes else None
         latents = None
         if config.latent_adversarial:
@@ -268,7 +273,6 @@ class LarnetLoss:
         nets, config = self.networks, self.config
         with self.autocast():
             out = nets.generator_train(latent, labels, real=real, reconstruct=bool(config.reconstruction))
-        fake = out["fake"].float()
         zero = torch.zeros((), device=real.device)
         values = {"latent_mse": zero, "reconstruction_mse": zero, "adversarial": zero}
         loss = zero
@@ -283,7 +287,7 @@ class LarnetLoss:
             loss = loss + float(config.reconstruction_weight) * reconstruction
             values["reconstruction_mse"] = reconstruction.detach()
         adversarial = zero
-        fakes = self._judged_fakes(fake, real)
+        fakes = self._judged_fakes(out, real)
         if fakes:
             with self.autocast():
                 scores = nets.critic_plain(torch.cat(fakes), labels.repeat(len(fakes))).float()

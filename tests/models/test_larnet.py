@@ -196,17 +196,39 @@ def test_mix_is_judged_as_fake_by_the_critic():
     real = _real(dataset)
     with torch.no_grad():
         out = pair.generator(pair.generator.make_latent(range(4), 16), torch.tensor([0, 1, 0, 1]), real=real)
-    parts = loss._judged_fakes(out["fake"], real)
+    parts = loss._judged_fakes(out, real)
     assert len(parts) == 1  # the mix only
     frames_from_fake = (parts[0] == out["fake"]).all(dim=(1, 3)) & ~(parts[0] == real).all(dim=(1, 3))
     assert 0 < frames_from_fake.float().mean() < 1
+
+
+def test_rollout_windows_start_at_the_previous_windows_end_and_are_judged_as_fakes():
+    pair, dataset = _pair(rollout_windows=2, mix_adversarial=False)
+    real = _real(dataset)
+    labels = torch.tensor([0, 1, 0, 1])
+    with torch.no_grad():
+        out = pair.generator(pair.generator.make_latent(range(4), 16), labels, real=real)
+    first, second = out["rollout"]
+    mask = pair.generator.pose_mask[:, None, :]
+    assert torch.allclose(first[:, :, 0] * mask[:, 0], out["fake"][:, :, -1] * mask[:, 0], atol=1e-6)
+    assert torch.allclose(second[:, :, 0] * mask[:, 0], first[:, :, -1] * mask[:, 0], atol=1e-6)
+    assert not torch.allclose(first, second)
+    assert len(_loss(pair)._judged_fakes(out, real)) == 3
+    # a rolled-out window's loss reaches the first window through its last frame, and only that
+    out = pair.generator(pair.generator.make_latent(range(4), 16), labels, real=real)
+    (through_fake,) = torch.autograd.grad(out["rollout"][0].square().sum(), out["fake"], retain_graph=True)
+    touched_frames = through_fake.abs().sum(dim=(0, 1, 3)) > 0
+    assert touched_frames[-1] and not touched_frames[:-1].any()
+    with pytest.raises(ConfigError, match="sequence_adversarial"):
+        create_model("larnet", load_skeleton("h36m17"), num_classes=2,
+                     **{**SMALL, "rollout_windows": 1, "sequence_adversarial": False})
 
 
 def test_one_integrator_level_and_bad_configs():
     pair, dataset = _pair(integrator_levels=1)
     assert not hasattr(pair.generator.integrator, "coarse")
     assert pair.generator(pair.generator.make_latent([0], 16), torch.tensor([0])).shape[2] == 16
-    for bad in ({"frames": 24}, {"integrator_levels": 2}, {"mix_probability": 1.0},
+    for bad in ({"frames": 24}, {"integrator_levels": 2}, {"mix_probability": 1.0}, {"rollout_windows": -1},
                 {"reconstruction": False, "latent_supervision": False, "sequence_adversarial": False,
                  "mix_adversarial": False}, {"no_such_field": 1}):
         with pytest.raises(ConfigError):
