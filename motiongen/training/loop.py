@@ -169,6 +169,9 @@ def train(
         if not likelihood_model:
             pair.critic.to(torch_device).train()
         ema = make_ema(pair.generator)
+        # A fine-tune's average starts at the checkpoint's, an average of a trained model: no
+        # ramp-up, which would make it follow the raw generator's early fine-tuning steps alone.
+        rampup = None if init_from is not None else ema_rampup
         if init_from is not None and not resume:
             _initialise_ema_from(init_from, ema)
         adam_kind = {"fused": True} if torch_device.type == "cuda" else {"foreach": True}
@@ -250,7 +253,7 @@ def train(
                         phase.optimizer.step()
                         state.meter.add(values)
                 state.step += 1
-                update_ema(ema, pair.generator, ema_beta(state.step, ema_halflife_steps, ema_rampup))
+                update_ema(ema, pair.generator, ema_beta(state.step, ema_halflife_steps, rampup))
                 event = "step"
                 at_end = state.step == total_steps
                 if state.step % log_every_steps == 0 or at_end:

@@ -226,11 +226,11 @@ def _learned(path):
     which a training step or a save recomputes)."""
     skip = ("running_", "num_batches_tracked", "w_centres")
     return {k: v for k, v in load_file(str(path)).items()
-            if k.startswith(("generator.", "critic.")) and not any(s in k for s in skip)}
+            if k.startswith(("generator.", "critic.", "ema.")) and not any(s in k for s in skip)}
 
 
 def test_init_from_starts_a_new_run_at_the_checkpoints_weights(tmp_path, synthetic):
-    _run(synthetic, tmp_path / "base", 4)
+    _run(synthetic, tmp_path / "base", 4, ema_rampup=None)  # an average unlike the raw generator
     base = tmp_path / "base" / "last.safetensors"
     tiny_steps = dict(lr_generator=1e-12, lr_critic=1e-12)  # one step that barely moves the weights
     tuned = _run(synthetic, tmp_path / "tuned", 1, init_from=base, **tiny_steps)
@@ -238,8 +238,14 @@ def test_init_from_starts_a_new_run_at_the_checkpoints_weights(tmp_path, synthet
     assert tuned.step == 1  # a new run: steps count from 0
     start, after, scratch = _learned(base), _learned(tuned.checkpoint), _learned(fresh.checkpoint)
     assert start.keys() == after.keys() and any(k.startswith("critic.") for k in start)
+    averages = [k for k in start if k.startswith("ema.")]
+    assert any(not torch.allclose(start[k], start["generator" + k[3:]], atol=1e-4) for k in averages)
+    beta = ema_beta(1, 3.0, None)  # the moving average goes on from the checkpoint's: no ramp-up
     for key in start:
-        assert torch.allclose(start[key], after[key], atol=1e-6), key
+        expected = start[key]
+        if key in averages:
+            expected = beta * start[key] + (1 - beta) * start["generator" + key[3:]]
+        assert torch.allclose(expected, after[key], atol=1e-6), key
     assert any(not torch.allclose(start[k], scratch[k], atol=1e-3) for k in start)
     config = (tmp_path / "tuned" / "config.json").read_text()
     assert str(base) in config
