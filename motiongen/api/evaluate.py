@@ -169,9 +169,10 @@ def prepare_setting(source: GeneratorSource, recognizer, data, subjects=None, fr
 
 
 def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: int, seed: int, round_index: int,
-                device, as_bvh: bool = False) -> tuple[dict[str, float], list[float], np.ndarray]:
+                device, as_bvh: bool = False) -> tuple[dict[str, float], dict[str, list[float]], np.ndarray]:
     """One round: ``samples`` fresh clips scored against the real test windows. Returns the
-    scores, FID per window position along the clips, and the clips ``[N, T, J, 3]``."""
+    scores, per window position along the clips its FID and mean body height (``"fid"``,
+    ``"height_m"``), and the clips ``[N, T, J, 3]``."""
     from motiongen.metrics import evaluation as ev
 
     rec, reference = setting.recognizer, setting.reference
@@ -188,8 +189,17 @@ def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: in
     labels = np.repeat(rec.labels_for(actions), positions)
     scores = ev.score_set(features, logits, labels, flat, reference, rng)
     by_position = features.reshape(count, positions, -1)
-    along = [float(fid(by_position[:, p], reference.test_features)) for p in range(positions)]
+    along = {"fid": [float(fid(by_position[:, p], reference.test_features)) for p in range(positions)],
+             "height_m": body_height(windows).mean(axis=(0, 2)).tolist()}
     return scores, along, clips
+
+
+def body_height(positions: np.ndarray) -> np.ndarray:
+    """``[...]`` the body's vertical extent in each frame of ``[..., J, 3]`` (highest joint minus
+    lowest, metres): a posture folding or sinking over a long clip shows here when per-window FID
+    (which judges each window's motion on its own) does not."""
+    heights = np.asarray(positions)[..., 1]
+    return heights.max(axis=-1) - heights.min(axis=-1)
 
 
 def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None = None, samples: int = 500, repeats: int = 20,
@@ -221,16 +231,17 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
     if on_start is not None:
         on_start(int(repeats))
 
-    generated_rounds, real_rounds, per_window = [], [], []
+    generated_rounds, real_rounds, per_window, height_along = [], [], [], []
     real_plausibility = ev.plausibility_of(reference.test_windows, rec.skeleton, rec.fps)
     test_accuracy = float((reference.test_logits.argmax(1) == reference.test_labels).mean())
     for round_index in range(int(repeats)):  # rounds are independent sets: the interval is over them
         scores, along, clips = score_round(source, setting, samples, seed, round_index, torch_device, as_bvh)
         scores.update(ev.plausibility_of(clips, rec.skeleton, rec.fps))
         generated_rounds.append(scores)
-        per_window.append(along)
+        per_window.append(along["fid"])
+        height_along.append(along["height_m"])
         rng = np.random.default_rng([int(seed), round_index, 1])
-        real = ev.score_real(reference, len(clips) * len(along), rng)
+        real = ev.score_real(reference, len(clips) * len(along["fid"]), rng)
         real["accuracy"] = test_accuracy
         real.update(real_plausibility)
         real_rounds.append(real)
@@ -238,13 +249,13 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
             on_step()
 
     generated, real = ev.summarise(generated_rounds), ev.summarise(real_rounds)
-    fid_by_position = np.array(per_window)  # [rounds, P]
+    fid_by_position, height_by_position = np.array(per_window), np.array(height_along)  # [rounds, P]
     window = rec.frames
     windows_summary = []
     for p in range(fid_by_position.shape[1]):
         mean, half = (float(v) for v in mean_interval(fid_by_position[:, p]))
         windows_summary.append({"window": p, "start_frame": p * window, "start_s": p * window / rec.fps,
-                                "fid": mean, "interval": half})
+                                "fid": mean, "interval": half, "height_m": float(height_by_position[:, p].mean())})
     report = {
         "generator": str(checkpoint.path), "generator_kind": checkpoint.kind, "generator_step": checkpoint.step,
         "recognizer": str(rec.checkpoint.path), "recognizer_sha256": rec.sha256,
@@ -254,9 +265,11 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
         "actions_skipped": setting.skipped, "as_bvh": bool(as_bvh),
         "metrics": {key: {"generated": generated[key], "real": real[key]} for key in METRICS},
         "per_window_fid": windows_summary,
+        "real_height_m": float(body_height(reference.test_windows).mean()),
     }
     if len(windows_summary) > 1:
         report["last_to_first_fid"] = windows_summary[-1]["fid"] / max(windows_summary[0]["fid"], 1e-12)
+        report["last_to_first_height"] = windows_summary[-1]["height_m"] / max(windows_summary[0]["height_m"], 1e-12)
     report["markdown"] = to_markdown(report)
     if plot is not None:
         report["plot"] = str(plot_per_window(report, plot))
@@ -309,10 +322,11 @@ def to_markdown(report: dict) -> str:
         value = report["metrics"][key]
         lines.append(f"| {LABELS[key]} | {format_figure(value['generated'])} | {format_figure(value['real'])} |")
     if len(report["per_window_fid"]) > 1:
-        lines += ["", "| window start (s) | FID |", "| ---: | ---: |"]
-        lines += [f"| {row['start_s']:.1f} | {row['fid']:.2f} ± {row['interval']:.2f} |"
+        lines += ["", "| window start (s) | FID | body height (m) |", "| ---: | ---: | ---: |"]
+        lines += [f"| {row['start_s']:.1f} | {row['fid']:.2f} ± {row['interval']:.2f} | {row['height_m']:.2f} |"
                   for row in report["per_window_fid"]]
-        lines.append(f"\nlast / first window FID: {report['last_to_first_fid']:.2f}")
+        lines.append(f"\nlast / first window FID: {report['last_to_first_fid']:.2f}; body height: "
+                     f"{report['last_to_first_height']:.2f} (real clips {report['real_height_m']:.2f} m)")
     if report["actions_skipped"]:
         lines.append(f"\ntest actions the generator does not know (left out): {', '.join(report['actions_skipped'])}")
     return "\n".join(lines)

@@ -74,10 +74,12 @@ def _tables(report: dict) -> None:
         along = Table(title="FID per window along the clip", title_justify="left")
         along.add_column("window start (s)", justify="right")
         along.add_column("FID", justify="right")
+        along.add_column("body height (m)", justify="right")
         for row in rows:
-            along.add_row(f"{row['start_s']:.1f}", f"{row['fid']:.2f} ± {row['interval']:.2f}")
+            along.add_row(f"{row['start_s']:.1f}", f"{row['fid']:.2f} ± {row['interval']:.2f}", f"{row['height_m']:.2f}")
         stdout.print(along)
-        stdout.print(f"last / first window FID: {report['last_to_first_fid']:.2f}", highlight=False)
+        stdout.print(f"last / first window FID: {report['last_to_first_fid']:.2f}; body height: "
+                     f"{report['last_to_first_height']:.2f} (real clips {report['real_height_m']:.2f} m)", highlight=False)
     if report["actions_skipped"]:
         stdout.print(f"test actions the generator does not know (left out): {', '.join(report['actions_skipped'])}",
                      highlight=False)

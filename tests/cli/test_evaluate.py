@@ -67,6 +67,10 @@ def test_report_with_long_clips_and_plot(runs, tmp_path):
     assert report["test_subjects"] == HOLDOUT and report["frames"] == 40 and report["window"] == 16
     assert len(report["per_window_fid"]) == 2  # 40 frames = two 16-frame windows (+ a tail)
     assert report["per_window_fid"][1]["start_frame"] == 16
+    heights = [row["height_m"] for row in report["per_window_fid"]]
+    assert all(np.isfinite(h) and h > 0 for h in heights)
+    assert report["last_to_first_height"] == pytest.approx(heights[1] / heights[0])
+    assert 1.3 < report["real_height_m"] < 2.0  # real CMU people, standing to reaching
     from motiongen.training.checkpoint import read_metadata
 
     assert report["recognizer_sha256"] == read_metadata(runs[1] / "last.safetensors")["weights_sha256"]
@@ -157,3 +161,13 @@ def test_periodic_evaluation_of_a_model_that_generates_nothing_is_refused(runs, 
         _train("recognizer", data, tmp_path / "run", batch_size=4, steps=1, model_config=RECOGNIZER,
                recognizer=str(recognizer), evaluate_every_steps=1)
     assert not (tmp_path / "run").exists()  # refused before the run folder is made
+
+
+def test_body_height_is_the_vertical_extent_of_each_frame():
+    from motiongen.api.evaluate import body_height
+
+    standing = np.zeros((2, 3, 3))  # two frames of three joints: feet at 0, hip at 0.9, head at 1.7
+    standing[:, 1, 1], standing[:, 2, 1] = 0.9, 1.7
+    crouching = standing * np.array([1.0, 0.5, 1.0])  # the same frames at half height
+    np.testing.assert_allclose(body_height(standing), [1.7, 1.7])
+    np.testing.assert_allclose(body_height(np.stack([standing, crouching])), [[1.7, 1.7], [0.85, 0.85]])
