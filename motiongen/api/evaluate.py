@@ -276,12 +276,18 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
     return report
 
 
+LONG_WINDOWS = 16  # training windows per long sample in the periodic posture check (1024 frames at T = 64)
+
+
 def periodic_evaluator(recognizer: str | Path, data: str | Path, dataset, subjects=None, samples: int = 256,
                        device="cpu") -> Callable:
     """For the training loop: ``evaluate(generator) -> {"eval_fid", "eval_accuracy",
     "eval_diversity", "eval_multimodality"}`` on ``samples`` clips of the EMA generator against
-    the recogniser's held-out test windows (real clips prepared once, here). The same seeds every
-    time, so the curve shows the generator changing, not the draw."""
+    the recogniser's held-out test windows (real clips prepared once, here), plus, for a generator
+    that makes any length, ``"eval_height_ratio"``: the body height in the last window of
+    `LONG_WINDOWS`-window samples (two per action) over that in the first, which shows a posture
+    drifting over long samples that short clips cannot. The same seeds every time, so the curve
+    shows the generator changing, not the draw."""
     from motiongen.api.sample import resolve_device
     from motiongen.metrics import evaluation as ev
 
@@ -295,7 +301,16 @@ def periodic_evaluator(recognizer: str | Path, data: str | Path, dataset, subjec
         if "setting" not in holder:
             holder["setting"] = prepare_setting(source, rec, data, subjects, name="the model being trained")
         scores, _, _ = score_round(source, holder["setting"], samples, seed=0, round_index=0, device=torch_device)
-        return {f"eval_{key}": float(scores[key]) for key in ("fid", "accuracy", "diversity", "multimodality")}
+        figures = {f"eval_{key}": float(scores[key]) for key in ("fid", "accuracy", "diversity", "multimodality")}
+        long_frames = LONG_WINDOWS * source.frames
+        if generator.frames_supported(long_frames) is None:
+            actions = [action for action in source.actions for _ in range(2)]
+            clips = generated_positions(source, actions, long_frames, list(range(len(actions))), 1.0, torch_device,
+                                        source.skeleton, source.fps)
+            heights = body_height(clips)  # [N, T]
+            first, last = heights[:, :source.frames].mean(), heights[:, -source.frames:].mean()
+            figures["eval_height_ratio"] = float(last / max(first, 1e-9))
+        return figures
 
     return evaluate_now
 

@@ -125,6 +125,7 @@ def test_periodic_evaluation_in_the_training_log(runs, tmp_path):
     evaluations = [line for line in lines if line.get("event") == "evaluation"]
     assert [line["step"] for line in evaluations] == [1, 2]
     assert all(np.isfinite(line["eval_fid"]) and 0 <= line["eval_accuracy"] <= 1 for line in evaluations)
+    assert all(0 < line["eval_height_ratio"] < 10 for line in evaluations)  # CSGN makes any length
 
 
 @pytest.mark.parametrize("case, fragments", [
