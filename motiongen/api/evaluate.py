@@ -285,7 +285,7 @@ def periodic_evaluator(recognizer: str | Path, data: str | Path, dataset, subjec
     "eval_diversity", "eval_multimodality"}`` on ``samples`` clips of the EMA generator against
     the recogniser's held-out test windows (real clips prepared once, here), plus, for a generator
     that makes any length, ``"eval_height_ratio"``: the body height in the last window of
-    `LONG_WINDOWS`-window samples (two per action) over that in the first, which shows a posture
+    `LONG_WINDOWS`-window samples (two per action, as written to BVH) over that in the first, which shows a posture
     drifting over long samples that short clips cannot. The same seeds every time, so the curve
     shows the generator changing, not the draw."""
     from motiongen.api.sample import resolve_device
@@ -306,7 +306,7 @@ def periodic_evaluator(recognizer: str | Path, data: str | Path, dataset, subjec
         if generator.frames_supported(long_frames) is None:
             actions = [action for action in source.actions for _ in range(2)]
             clips = generated_positions(source, actions, long_frames, list(range(len(actions))), 1.0, torch_device,
-                                        source.skeleton, source.fps)
+                                        source.skeleton, source.fps, as_bvh=True)  # fixed bones: posture alone
             heights = body_height(clips)  # [N, T]
             first, last = heights[:, :source.frames].mean(), heights[:, -source.frames:].mean()
             figures["eval_height_ratio"] = float(last / max(first, 1e-9))
