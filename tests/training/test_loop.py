@@ -263,3 +263,12 @@ def test_init_from_refuses_another_model_skeleton_or_action_set(tmp_path, synthe
     with pytest.raises(MotionGenError, match="do not fit"):
         _run(synthetic, tmp_path / "d", 1, init_from=base, model_config={"hidden": 12})
     assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+def test_a_fine_tune_resumes_exactly(tmp_path, synthetic):
+    _run(synthetic, tmp_path / "base", 3, ema_rampup=None)
+    base = tmp_path / "base" / "last.safetensors"
+    _run(synthetic, tmp_path / "whole", 4, init_from=base)
+    _run(synthetic, tmp_path / "split", 2, init_from=base)
+    _run(synthetic, tmp_path / "split", 4, init_from=base, resume=True)
+    _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
