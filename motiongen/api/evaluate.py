@@ -285,9 +285,9 @@ def periodic_evaluator(recognizer: str | Path, data: str | Path, dataset, subjec
     "eval_diversity", "eval_multimodality"}`` on ``samples`` clips of the EMA generator against
     the recogniser's held-out test windows (real clips prepared once, here), plus, for a generator
     that makes any length, ``"eval_height_ratio"``: the body height in the last window of
-    `LONG_WINDOWS`-window samples (two per action, as written to BVH) over that in the first, which shows a posture
-    drifting over long samples that short clips cannot. The same seeds every time, so the curve
-    shows the generator changing, not the draw."""
+    `LONG_WINDOWS`-window samples (two per action, as written to BVH) over that in the first,
+    which shows a posture drifting over long samples that short clips cannot. The same seeds
+    every time, so the curve shows the generator changing, not the draw."""
     from motiongen.api.sample import resolve_device
     from motiongen.metrics import evaluation as ev
 
