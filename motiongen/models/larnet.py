@@ -62,6 +62,13 @@ __all__ = ["LarnetConfig", "LarnetGenerator", "LarnetCritic", "build", "gated_sc
 
 FRAMES_PER_STEP = 4  # frames per finest integrator step
 FRAMES_PER_COARSE_STEP = 16  # frames per coarsest step
+# Foot contact as `metrics.plausibility.foot_skating_ratio` sees it: a foot joint within 5 cm of
+# the window's lowest foot height is on the floor (here softly, over about ±1 cm) ...
+CONTACT_HEIGHT_M = 0.05
+CONTACT_SOFTNESS_M = 0.01
+# ... and may drift this fast before it counts as sliding (the metric counts 0.75 m/s and up;
+# real contacts stay well below, and a margin keeps the penalty off mocap's own noise).
+FREE_FOOT_SPEED_M_S = 0.25
 
 
 @dataclass
@@ -86,6 +93,10 @@ class LarnetConfig:
     adversarial_weight: float = 0.02  # on each adversarial term of the generator's loss
     critic_motion_scale: bool = False  # divide the critic's frame differences by their spread (see RESULTS)
     rollout_windows: int = 0  # windows chained after each fake in training, judged as fakes too (see below)
+    foot_contact_weight: float = 0.0  # on the generated feet's sliding while on the floor (`foot_sliding`)
+    truncation: float = 1.0  # default ψ when sampling: the noise is scaled by it (1 = none)
+    anchor_poses: int = 0  # real training poses kept to restart chained windows from (`anchor_end`); 0 = off
+    anchor_blend_frames: int = 8  # frames at a window's end that ease into its anchor pose
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LarnetConfig":
@@ -106,6 +117,16 @@ class LarnetConfig:
             raise ConfigError(f"larnet position_dim must be an even number ≥ 2, got {self.position_dim}")
         if not 0.0 < float(self.mix_probability) < 1.0:
             raise ConfigError(f"larnet mix_probability must be in (0, 1), got {self.mix_probability}")
+        if not (math.isfinite(float(self.foot_contact_weight)) and float(self.foot_contact_weight) >= 0):
+            raise ConfigError(f"larnet foot_contact_weight must be a number ≥ 0, got {self.foot_contact_weight}")
+        if not 0.0 <= float(self.truncation) <= 1.0:
+            raise ConfigError(f"larnet truncation must be in [0, 1], got {self.truncation}")
+        for name in ("anchor_poses", "anchor_blend_frames"):
+            if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < 0:
+                raise ConfigError(f"larnet {name} must be a whole number ≥ 0, got {getattr(self, name)}")
+        if int(self.anchor_poses) and not 1 <= int(self.anchor_blend_frames) < int(self.frames):
+            raise ConfigError(f"larnet anchor_blend_frames must be between 1 and {int(self.frames) - 1}, "
+                              f"got {self.anchor_blend_frames}")
         if isinstance(self.rollout_windows, bool) or int(self.rollout_windows) < 0:
             raise ConfigError(f"larnet rollout_windows must be a whole number ≥ 0, got {self.rollout_windows}")
         if int(self.rollout_windows) and not self.sequence_adversarial:
@@ -292,9 +313,11 @@ class Decoder(nn.Module):
 class LarnetGenerator(MotionGenerator):
     kind = "larnet"
     may_leave_parameters_unused = True  # ablations switch parts off (DDP must not wait for them)
+    # filled by fit_data: a fine-tune may start from a checkpoint saved before they were kept
+    refitted_buffers = ("feature_centre", "feature_half_range", "anchor_bank", "anchor_labels")
 
     def __init__(self, config: LarnetConfig, joints: int, num_classes: int,
-                 symmetry: tuple[tuple[int, int], ...] = ()):
+                 symmetry: tuple[tuple[int, int], ...] = (), feet: Sequence[int] = ()):
         super().__init__()
         self.config = config
         self.joints = int(joints)
@@ -309,6 +332,18 @@ class LarnetGenerator(MotionGenerator):
         pairs = np.asarray(symmetry, dtype=np.int64).reshape(-1, 2)
         self.register_buffer("left_joints", torch.as_tensor(pairs[:, 0]), persistent=False)
         self.register_buffer("right_joints", torch.as_tensor(pairs[:, 1]), persistent=False)
+        # For `foot_sliding` in training and `anchor_end` in sampling: the foot joints and the
+        # features' normalisation in metres, [3, V] each, set by fit_data (which every training
+        # start calls) and saved only when sampling needs them.
+        anchoring = int(config.anchor_poses) > 0
+        self.register_buffer("feet", torch.as_tensor(list(feet), dtype=torch.long), persistent=False)
+        self.register_buffer("feature_centre", torch.zeros(3, joints), persistent=anchoring)
+        self.register_buffer("feature_half_range", torch.ones(3, joints), persistent=anchoring)
+        # Anchors: real poses [N, 3, V] (features in metres, turned to face +x) and their classes.
+        self.register_buffer("anchor_bank", torch.zeros(int(config.anchor_poses), 3, joints) if anchoring else None)
+        self.register_buffer("anchor_labels", torch.zeros(int(config.anchor_poses), dtype=torch.long)
+                             if anchoring else None)
+        self.anchoring = anchoring  # sampling restarts windows from anchors (switch off to compare)
         self.action = nn.Sequential(nn.Linear(TEXT_DIMENSION, int(config.action_dim)), _act())
         self.encoder = MotionEncoder(joints, w, int(config.latent_dim))
         self.motion_generator = MotionGeneratorNet(config)
@@ -340,12 +375,15 @@ class LarnetGenerator(MotionGenerator):
         first frame of its training windows ``[N, T, V, 3]`` (metres), each turned to face +x
         (by its hips' and shoulders' left-right vector) with its root over the origin."""
         from motiongen.data.augment import rotate_about_up
-        from motiongen.data.features import to_channels_first, to_features
+        from motiongen.data.features import Normalization, to_channels_first, to_features
         from motiongen.models.action_text import embed_actions
 
         if actions is None or labels is None or normalization is None:
             raise ConfigError("larnet is fitted with the windows' labels, action names and normalisation")
         self.action_embeddings.copy_(torch.as_tensor(embed_actions(list(actions))))
+        normalization = Normalization.of(normalization)
+        self.feature_centre.copy_(torch.as_tensor(normalization.centre.T.copy()))
+        self.feature_half_range.copy_(torch.as_tensor(normalization.half_range.T.copy()))
         first = torch.as_tensor(np.asarray(positions)[:, :1], dtype=torch.float64)  # [N, 1, V, 3]
         lateral = (first[:, 0, self.left_joints] - first[:, 0, self.right_joints]).sum(1)  # [N, 3]
         facing = torch.atan2(lateral[:, 2], lateral[:, 0])
@@ -357,6 +395,56 @@ class LarnetGenerator(MotionGenerator):
         sums.index_add_(0, labels, torch.as_tensor(poses, dtype=torch.float64))
         counts = torch.bincount(labels, minlength=self.num_classes).clamp_min(1)  # an absent class stays 0
         self.start_poses.copy_((sums / counts[:, None, None]).float() * self.pose_mask)
+        if self.anchor_bank is not None:
+            self._fit_anchors(np.asarray(positions), labels)
+
+    def _fit_anchors(self, positions: np.ndarray, labels: torch.Tensor) -> None:
+        """``anchor_poses`` frames spread evenly over all training windows ``[N, T, V, 3]`` (every
+        action keeps its share), as metre features turned to face +x."""
+        from motiongen.data.features import to_channels_first, to_features
+
+        windows, frames = positions.shape[:2]
+        picks = np.linspace(0, windows * frames - 1, len(self.anchor_bank)).round().astype(np.int64)
+        chosen = positions.reshape(windows * frames, 1, *positions.shape[2:])[picks]  # [K, 1, V, 3]
+        features = torch.as_tensor(to_channels_first(to_features(chosen)))[:, :, 0]  # [K, 3, V]
+        self.anchor_bank.copy_(self._face_plus_x(features)[0].float())
+        self.anchor_labels.copy_(labels[torch.as_tensor(picks // frames)])
+
+    def _face_plus_x(self, poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Poses ``[B, 3, V]`` (metre features) turned about the root to face +x (their hips' and
+        shoulders' left-right vector along +x), and the angles ``[B]`` that did it."""
+        from motiongen.data.augment import rotate_about_up
+
+        lateral = (poses[:, :, self.left_joints] - poses[:, :, self.right_joints]).sum(-1)  # [B, 3]
+        facing = torch.atan2(lateral[:, 2], lateral[:, 0])
+        return rotate_about_up(poses[:, :, None], facing)[:, :, 0], facing
+
+    def anchor_end(self, clip: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``clip [B, 3, T, V]`` (normalised features) eased over its last ``anchor_blend_frames``
+        into the nearest real training pose of its action, turned to its own heading, so the next
+        window starts from a pose the generator was trained to start from.
+
+        Chained raw, each window starts at the previous one's last frame and inherits its small
+        bias: over 16 windows a model that makes good 64-frame clips folds into a crouch
+        (RESULTS.md, "Shipped defaults"). Restarting from a real pose keeps the error of one window
+        from compounding into the next; the ease spreads the (small) correction over a quarter
+        second instead of a jump. Nearest by distance in metres over the root height and every
+        joint's position relative to the root; the root's horizontal motion is left as generated."""
+        half, centre = self.feature_half_range[:, None, :], self.feature_centre[:, None, :]
+        end = clip[:, :, -1:] * half + centre  # [B, 3, 1, V] metres
+        turned, facing = self._face_plus_x(end[:, :, 0])
+        mask = self.pose_mask.bool()
+        distance = torch.cdist(turned[:, mask][None].float(), self.anchor_bank[:, mask][None])[0]  # [B, K]
+        distance = distance.masked_fill(self.anchor_labels[None, :] != labels[:, None], float("inf"))
+        nearest = self.anchor_bank[distance.argmin(1)]  # [B, 3, V]
+        from motiongen.data.augment import rotate_about_up
+
+        anchor = (rotate_about_up(nearest[:, :, None].to(clip.dtype), -facing)[:, :, :1] - centre) / half
+        correction = (anchor - clip[:, :, -1:]) * self.pose_mask[:, None, :]  # [B, 3, 1, V]
+        blend = int(self.config.anchor_blend_frames)
+        ease = 0.5 - 0.5 * torch.cos(torch.arange(1, blend + 1, device=clip.device, dtype=clip.dtype) * math.pi / blend)
+        eased = clip[:, :, -blend:] + correction * ease[:, None]
+        return torch.cat([clip[:, :, :-blend], eased], 2)
 
     # --- the network ------------------------------------------------------------------------------
     def synthesise(self, start: torch.Tensor, latent: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -387,6 +475,8 @@ class LarnetGenerator(MotionGenerator):
         for window in range(latent.shape[-1] // steps):  # a few windows, each from the last's end
             noise = latent[..., window * steps:(window + 1) * steps] * truncation
             clip = self.synthesise(start, self.motion_generator(action, noise))
+            if self.anchoring and self.anchor_bank is not None and (window + 1) * steps < latent.shape[-1]:
+                clip = self.anchor_end(clip, labels)  # another window follows: restart it from a real pose
             windows.append(clip if window == 0 else clip[:, :, 1:])
             start = clip[:, :, -1]
         return torch.cat(windows, 2)
@@ -404,6 +494,29 @@ class LarnetGenerator(MotionGenerator):
             out = {"encoded": encoded, "generated": generated, "fake": self.synthesise(start, generated)}
         out["rollout"] = self._rollout(out["fake"], action, latent)
         return out
+
+    def foot_sliding(self, features: torch.Tensor) -> torch.Tensor:
+        """Mean squared excess speed (m/s, beyond `FREE_FOOT_SPEED_M_S`) of the foot joints while
+        they are on the floor, over every foot and frame transition of normalised feature windows
+        ``[B, 3, T, V]``: the training-time counterpart of the foot-skating metric, differentiable
+        in the generated poses and root velocity. A foot's world step is its change relative to
+        the root plus the root's own step, so a foot can only stand still while the body moves on
+        if the leg strides back under it; sliding feet under a gliding root are what the CPU-trained
+        generators did (RESULTS, "Shipped defaults"). Contact is judged from the current heights
+        but not trained through them (detached), so lifting a foot is no way out of the penalty.
+        Zero without foot joints."""
+        if self.feet.numel() == 0 or features.shape[2] < 2:
+            return features.new_zeros(())
+        metres = features * self.feature_half_range[:, None, :] + self.feature_centre[:, None, :]
+        feet = metres[..., self.feet]  # [B, 3, T, F]
+        horizontal = feet[:, 0::2]  # x, z relative to the root
+        step = horizontal[:, :, 1:] - horizontal[:, :, :-1] + metres[:, 0::2, :-1, :1]  # + root velocity
+        speed = step.square().sum(1).add(1e-12).sqrt() * float(self.config.fps)  # [B, T-1, F] m/s
+        height = feet[:, 1].detach()
+        height = height - height.amin(dim=(1, 2), keepdim=True)  # above the window's lowest foot
+        low = torch.sigmoid((CONTACT_HEIGHT_M - height) / CONTACT_SOFTNESS_M)
+        contact = low[:, 1:] * low[:, :-1]
+        return (contact * F.relu(speed - FREE_FOOT_SPEED_M_S).square()).mean()
 
     def _rollout(self, fake: torch.Tensor, action: torch.Tensor, latent: torch.Tensor) -> list[torch.Tensor]:
         """``rollout_windows`` windows chained after ``fake`` as sampling chains them, each from
@@ -507,6 +620,14 @@ def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:
     settings = LarnetConfig.from_dict(config)
     if not skeleton.symmetry:
         raise ConfigError(f"larnet needs a skeleton with left/right symmetry pairs; {skeleton.name} has none")
-    generator = LarnetGenerator(settings, skeleton.joint_count, int(num_classes), tuple(skeleton.symmetry))
+    from motiongen.metrics.plausibility import foot_joints
+
+    try:
+        feet = foot_joints(skeleton)
+    except ConfigError:
+        if settings.foot_contact_weight:
+            raise
+        feet = []  # only the foot-contact loss needs them
+    generator = LarnetGenerator(settings, skeleton.joint_count, int(num_classes), tuple(skeleton.symmetry), feet)
     critic = LarnetCritic(settings, skeleton.joint_count, int(num_classes))
     return ModelPair(kind="larnet", config=settings, generator=generator, critic=critic)

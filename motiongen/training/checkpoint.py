@@ -23,7 +23,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -205,11 +205,16 @@ def read_tensors(path: Path, prefix: str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: cannot read weights ({reason})") from None
 
 
-def load_state(path: Path, module: nn.Module, prefix: str) -> None:
-    """Load ``prefix.*`` into ``module``, every key and shape matching."""
+def load_state(path: Path, module: nn.Module, prefix: str, may_lack: Sequence[str] = ()) -> None:
+    """Load ``prefix.*`` into ``module``, every key and shape matching; the module's own values
+    stand for keys in ``may_lack`` that the file does not hold (statistics refitted to the data
+    after loading, which an older checkpoint did not save)."""
     state = read_tensors(path, prefix)
     if not state and list(module.state_dict()):
         raise CheckpointError(f"{path}: holds no {prefix} weights")
+    if may_lack:
+        own = module.state_dict()
+        state.update({name: own[name] for name in may_lack if name in own and name not in state})
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -445,7 +445,8 @@ def _initialise_from(path: Path, pair, dataset) -> None:
     meta = ckpt.read_metadata(path)
     ckpt.verify_weights(path, meta)
     inference_only = bool(meta.get("inference_only"))
-    ckpt.load_state(path, pair.generator, "ema" if inference_only else "generator")
+    refitted = getattr(pair.generator, "refitted_buffers", ())
+    ckpt.load_state(path, pair.generator, "ema" if inference_only else "generator", refitted)
     if pair.critic is not None:
         if inference_only:
             warnings.warn(f"{path} holds no critic (an inference-only file); the critic starts untrained")
@@ -457,7 +458,7 @@ def _initialise_from(path: Path, pair, dataset) -> None:
 def _initialise_ema_from(path: Path, ema) -> None:
     """The moving average starts at the checkpoint's (its data statistics are the generator's)."""
     fitted = {name: buffer.clone() for name, buffer in ema.named_buffers()}
-    ckpt.load_state(path, ema, "ema")
+    ckpt.load_state(path, ema, "ema", getattr(ema, "refitted_buffers", ()))
     with torch.no_grad():
         for name, buffer in ema.named_buffers():
             buffer.copy_(fitted[name])

@@ -176,6 +176,10 @@ class LarnetLoss:
                + w_rec ‖Dec(I(S(x₀), ê)) − x‖²                                   (reconstruction)
                − w_adv (E D_s(x̃) [sequence_adversarial] + E D_s(mix) [mix_adversarial]
                         + E D_l(e) [latent_adversarial] + Σ_k E D_s(x̃ₖ) [rollout_windows])
+               + w_foot (slide(x̃) + Σ_k slide(x̃ₖ))                                 (foot_contact_weight > 0)
+
+slide: `LarnetGenerator.foot_sliding`, the feet's excess speed while on the floor (not in the
+paper: a skeleton generator must also keep planted feet still, see RESULTS).
 
     x̃ₖ: the k-th window chained after x̃ from its last frame (`LarnetGenerator._rollout`), counted
     as fake alongside x̃ when ``rollout_windows`` > 0.
@@ -286,6 +290,14 @@ class LarnetLoss:
             reconstruction = (out["reconstruction"].float() - real).square().mean()
             loss = loss + float(config.reconstruction_weight) * reconstruction
             values["reconstruction_mse"] = reconstruction.detach()
+        # Logged even when it is not trained on, like the latent MSE: it shows what the other
+        # losses alone do to the feet.
+        sliding = nets.generator_module.foot_sliding(out["fake"].float())
+        values["foot_sliding"] = sliding.detach()
+        if config.foot_contact_weight:
+            for window in out.get("rollout", ()):
+                sliding = sliding + nets.generator_module.foot_sliding(window.float())
+            loss = loss + float(config.foot_contact_weight) * sliding
         adversarial = zero
         fakes = self._judged_fakes(out, real)
         if fakes:

@@ -309,3 +309,104 @@ def test_the_sequence_critic_sees_frame_changes_in_units_of_their_spread():
     spread = change.transpose(0, 1).flatten(1).std(1)
     np.testing.assert_allclose(spread[moving].numpy(), 1.0, rtol=0.05)
     assert _pair()[0].critic.motion_scale is None  # off by default
+
+
+def _walk_features(pair, dataset, feet_follow_root: bool, lift_m: float = 0.0):
+    """Normalised features of one synthetic window: the root glides along x at 1.5 m/s; the feet
+    either stay planted where they are at frame 0 or ride along with the root."""
+    from motiongen.data.features import to_channels_first, to_features
+
+    positions = np.repeat(np.asarray(dataset.windows[:1], dtype=np.float64), 16, axis=1)[:, :16].copy()
+    positions[:, :] = positions[:, :1]  # one pose held for 16 frames
+    positions[..., 1] -= positions[..., 1].min()  # lowest joint on the floor
+    glide = np.arange(16) * 1.5 / 30.0
+    feet = pair.generator.feet.numpy()
+    moving = np.ones(positions.shape[2], dtype=bool)
+    if not feet_follow_root:
+        moving[feet] = False
+    positions[:, :, moving, 0] += glide[:, None]
+    positions[:, :, feet[:1], 1] += lift_m  # the first foot only
+    features = dataset.normalization.normalize(to_channels_first(to_features(positions)), channels_first=True)
+    return torch.as_tensor(features, dtype=torch.float32)
+
+
+def test_foot_sliding_charges_feet_gliding_on_the_floor_not_planted_or_lifted_ones():
+    pair, dataset = _pair()
+    assert pair.generator.feet.tolist() == [3, 6]  # h36m17's feet
+    planted = float(pair.generator.foot_sliding(_walk_features(pair, dataset, feet_follow_root=False)))
+    gliding = float(pair.generator.foot_sliding(_walk_features(pair, dataset, feet_follow_root=True)))
+    lifted = float(pair.generator.foot_sliding(_walk_features(pair, dataset, True, lift_m=0.5)))
+    assert planted < 1e-6
+    # both feet on the floor in every transition (up to the soft edge) at 1.5 m/s: (1.5 − 0.25)²
+    assert gliding == pytest.approx((1.5 - 0.25) ** 2, rel=0.05)
+    # one foot held 0.5 m up is off the floor: only the other one still slides
+    assert lifted == pytest.approx(gliding / 2, rel=0.05)
+
+
+def test_the_foot_contact_loss_trains_the_generated_motion_and_is_logged_when_off():
+    _, off, grads_off = _generator_step(**_only("latent_supervision"))
+    assert off["foot_sliding"] > 0 and not _touched(grads_off, "decoder")
+    _, on, grads_on = _generator_step(**_only("latent_supervision"), foot_contact_weight=1.0)
+    assert on["generator_loss"] > off["generator_loss"]
+    assert _touched(grads_on, "decoder") and _touched(grads_on, "motion_generator")
+    with pytest.raises(ConfigError, match="foot_contact_weight"):
+        create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, "foot_contact_weight": -1})
+
+
+def _metres(generator, features: torch.Tensor) -> torch.Tensor:
+    return features * generator.feature_half_range[:, None, :] + generator.feature_centre[:, None, :]
+
+
+def test_anchored_windows_restart_from_real_training_poses_of_their_action():
+    pair, dataset = _pair(anchor_poses=40, anchor_blend_frames=4)
+    generator = pair.generator.eval()
+    bank, bank_labels = generator.anchor_bank, generator.anchor_labels
+    assert sorted(set(bank_labels.tolist())) == [0, 1]  # both actions keep anchors
+    lateral = (bank[:, :, generator.left_joints] - bank[:, :, generator.right_joints]).sum(-1)
+    assert torch.allclose(lateral[:, 2], torch.zeros(40), atol=1e-5) and (lateral[:, 0] > 0).all()  # face +x
+    labels = torch.tensor([0, 1, 1])
+    latent = generator.make_latent([3, 4, 5], 46)  # three 16-frame windows
+    with torch.no_grad():
+        anchored = generator(latent, labels)
+        generator.anchoring = False
+        raw = generator(latent, labels)
+    mask = generator.pose_mask.bool()
+    for boundary in (15, 30):  # the last frame of windows 1 and 2
+        pose = _metres(generator, anchored[:, :, boundary:boundary + 1])[:, :, 0]
+        turned, _ = generator._face_plus_x(pose)
+        distance = torch.cdist(turned[:, mask], bank[:, mask])  # [3, 40]
+        own = distance.masked_fill(bank_labels[None] != labels[:, None], float("inf"))
+        assert own.min(1).values.max() < 1e-4  # exactly an anchor of its own action
+    # the first window is untouched but for its last 4 frames, eased (not jumped) into the anchor
+    assert torch.equal(anchored[:, :, :12], raw[:, :, :12]) and not torch.allclose(anchored[:, :, 15], raw[:, :, 15])
+    correction = (anchored[:, :, 12:16] - raw[:, :, 12:16]).abs().amax(dim=(0, 1, 3))
+    assert (correction[1:] >= correction[:-1]).all()
+    # a single window has nothing to restart
+    with torch.no_grad():
+        generator.anchoring = True
+        one = generator(generator.make_latent([3], 16), labels[:1])
+        generator.anchoring = False
+        assert torch.equal(one, generator(generator.make_latent([3], 16), labels[:1]))
+
+
+def test_anchors_travel_in_checkpoints_and_a_fine_tune_adds_them_to_an_older_one(tmp_path):
+    from motiongen.training import train
+    from motiongen.training.checkpoint import load_checkpoint
+
+    torch.set_num_threads(1)
+    dataset = synthetic_dataset(windows=16, frames=16, actions=ACTIONS)
+    small = {k: v for k, v in SMALL.items() if k != "frames"}
+    common = dict(dataset=dataset, total_steps=1, batch_size=4, n_critic=1, device="cpu", handle_signals=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        old = train(model="larnet", run_dir=tmp_path / "old", model_config=small, **common)
+        tuned = train(model="larnet", run_dir=tmp_path / "tuned", init_from=old.checkpoint,
+                      model_config={"anchor_poses": 24, "foot_contact_weight": 1.0}, **common)
+    assert load_checkpoint(old.checkpoint).pair.generator.anchor_bank is None
+    loaded = load_checkpoint(tuned.checkpoint).pair.generator
+    assert loaded.anchor_bank.shape == (24, 3, 17) and loaded.anchor_bank.abs().sum() > 0
+    assert loaded.feature_half_range.ne(1).any()  # the normalisation the anchors are matched in
+    assert "foot_sliding" in tuned.losses
+    with pytest.raises(ConfigError, match="anchor_blend_frames"):
+        create_model("larnet", load_skeleton("h36m17"), num_classes=2,
+                     **{**SMALL, "anchor_poses": 8, "anchor_blend_frames": 16})
