@@ -32,7 +32,8 @@ the critic must judge temporal coherence and not frames alone.
 
 Action semantics: a fixed 384-d sentence embedding of each action name (`action_text`), copied
 into the model's weights when it is fitted to its data. Length: a sample longer than T is made in
-windows of T, each one starting at the previous one's last frame (its first frame is dropped);
+windows of T, each one starting at the previous one's last frame (its first frame is dropped;
+with ``anchor_poses``, that last frame is first eased into the nearest real pose, `anchor_end`);
 the noise rolls on with the steps and the position encoding restarts with each window, exactly as
 in training.
 

@@ -342,13 +342,21 @@ def restore_global_rng_state(state: dict[str, Any], device: torch.device) -> Non
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def export_for_inference(path: str | Path, output: str | Path, **entries: Any) -> Path:
+def export_for_inference(path: str | Path, output: str | Path, settings: dict[str, Any] | None = None,
+                         **entries: Any) -> Path:
     """Write ``output``: the checkpoint's EMA generator and skeleton offsets only (no critic, no
     raw generator — what sampling and imputation load, a third of a training checkpoint), its
-    metadata with ``inference_only`` and ``entries`` added and the weights' SHA-256 recomputed."""
+    metadata with ``inference_only`` and ``entries`` added and the weights' SHA-256 recomputed.
+    ``settings`` replace model config fields that only sampling reads (e.g. a generator's default
+    ``truncation``); the model must already have them."""
     path = resolve_checkpoint_path(path)
     meta = read_metadata(path)
     verify_weights(path, meta)
+    unknown = sorted(set(settings or {}) - set(meta["config"]))
+    if unknown:
+        raise CheckpointError(f"{path}: a {meta['kind']} model has no setting {', '.join(unknown)}")
+    meta["config"] = {**meta["config"], **(settings or {})}
+    build_pair(path, meta)  # the settings must make a valid model
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()
                    if key.startswith("ema.") or key == SKELETON_OFFSETS}

@@ -92,6 +92,14 @@ def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
     with pytest.raises(CheckpointError) as raised:
         ckpt.load_checkpoint(small, ema=False)
     _one_line(raised.value, "inference-only")
+    # a sampling setting can be fixed at export; one the model lacks or rejects cannot
+    tuned = ckpt.export_for_inference(full, tmp_path / "tuned.safetensors", {"truncation": 0.5})
+    assert ckpt.load_checkpoint(tuned).config["truncation"] == 0.5
+    for settings, message in (({"psi": 0.5}, "no setting psi"), ({"truncation": 3.0}, "truncation")):
+        with pytest.raises(CheckpointError) as raised:
+            ckpt.export_for_inference(full, tmp_path / "bad.safetensors", settings)
+        _one_line(raised.value, message)
+    assert not (tmp_path / "bad.safetensors").exists()
 
 
 def test_metadata_round_trip(tmp_path, synthetic):
