@@ -93,18 +93,17 @@ class GeneratorSource:
 
 def generated_positions(source: GeneratorSource, actions: list[str], frames: int, seeds: list[int],
                         truncation: float, device, target_skeleton, target_fps: float,
-                        batch_size: int = 64, as_bvh: bool = False) -> np.ndarray:
+                        batch_size: int = 64, as_bvh: bool = False, plant_feet: bool = False) -> np.ndarray:
     """``[N, T', J, 3]`` clips of ``actions[k]`` with ``seeds[k]`` on the recogniser's skeleton and
-    fps; ``as_bvh``: as `sample` writes them to BVH (IK onto the generator's fixed skeleton, then
+    fps; ``plant_feet``: feet on the floor held still as `sample` does by default (`footplant`);
+    ``as_bvh``: as `sample` writes them to BVH (IK onto the generator's fixed skeleton, then
     forward kinematics), so bone lengths and foot contact are those of the file a user gets."""
     from motiongen.core import kinematics
     from motiongen.core.motion import Motion
     from motiongen.core.ops import resample
-    from motiongen.data.features import Normalization, from_features, to_channels_last
-    from motiongen.inference.sampling import generate_features
+    from motiongen.inference.sampling import generate_features, positions_from_features
     from motiongen.retarget import retarget
 
-    normalization = Normalization.of(source.normalization)
     order = np.argsort(np.array(actions), kind="stable")
     names = np.array(actions)[order]
     chunks = []
@@ -112,7 +111,8 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
         chosen = order[names == name]
         features = generate_features(source.generator, source.actions.index(name), frames,
                                      [seeds[k] for k in chosen], truncation, device, batch_size)
-        chunks.append(from_features(normalization.denormalize(to_channels_last(features))))
+        chunks.append(positions_from_features(features, source.normalization, source.skeleton,
+                                              plant_feet=plant_feet))
     positions = np.empty((len(actions), *chunks[0].shape[1:]), dtype=np.float32)
     positions[order] = np.concatenate(chunks)
     if as_bvh:  # IK onto the fixed skeleton and FK back, every frame of every clip at once
@@ -169,7 +169,7 @@ def prepare_setting(source: GeneratorSource, recognizer, data, subjects=None, fr
 
 
 def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: int, seed: int, round_index: int,
-                device, as_bvh: bool = False) -> tuple[dict[str, float], dict[str, list[float]], np.ndarray]:
+                device, as_bvh: bool = False, plant_feet: bool = False) -> tuple[dict[str, float], dict[str, list[float]], np.ndarray]:
     """One round: ``samples`` fresh clips scored against the real test windows. Returns the
     scores, per window position along the clips its FID and mean body height (``"fid"``,
     ``"height_m"``), and the clips ``[N, T, J, 3]``."""
@@ -181,7 +181,7 @@ def score_round(source: GeneratorSource, setting: EvaluationSetting, samples: in
     actions = [setting.test_actions[k] for k in picks]
     seeds = [int(seed) + int(round_index) * int(samples) + k for k in range(int(samples))]
     clips = generated_positions(source, actions, setting.native, seeds, setting.truncation, device, rec.skeleton,
-                                rec.fps, as_bvh=as_bvh)[:, :setting.length]
+                                rec.fps, as_bvh=as_bvh, plant_feet=plant_feet)[:, :setting.length]
     windows = ev.sliding_windows(clips, rec.frames)  # [N, P, T, J, 3]
     count, positions = windows.shape[:2]
     flat = windows.reshape(count * positions, *windows.shape[2:])
@@ -205,9 +205,12 @@ def body_height(positions: np.ndarray) -> np.ndarray:
 def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None = None, samples: int = 500, repeats: int = 20,
              frames: int | None = None, subjects: list[str] | None = None, truncation: float | None = None,
              seed: int = 0, device: str = "auto", plot: str | Path | None = None, as_bvh: bool = False,
+             plant_feet: bool | None = None,
              on_start: Callable[[int], None] | None = None, on_step: Callable[[], None] | None = None) -> dict:
     """The report (a JSON-ready dict with ``markdown``); ``plot`` writes per-window FID along time
-    (PNG); ``as_bvh`` scores the clips as `sample` writes them to BVH (see `generated_positions`)."""
+    (PNG); ``as_bvh`` scores the clips as `sample` writes them to BVH (see `generated_positions`),
+    feet planted as `sample` plants them unless ``plant_feet`` is False (default: planted exactly
+    when ``as_bvh``)."""
     from motiongen.api.sample import resolve_device
     from motiongen.metrics import evaluation as ev
     from motiongen.training.checkpoint import load_checkpoint
@@ -223,6 +226,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
         raise ConfigError(f"{checkpoint.path}: a {checkpoint.kind} checkpoint does not generate motion; "
                           "evaluate a kinetic-gan, csgn or larnet checkpoint")
     rec = ev.load_recognizer(recognizer, torch_device)
+    plant_feet = bool(as_bvh) if plant_feet is None else bool(plant_feet)
     if truncation is None:
         truncation = float(checkpoint.config.get("truncation", 1.0))
     source = GeneratorSource.from_checkpoint(checkpoint)
@@ -235,7 +239,8 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
     real_plausibility = ev.plausibility_of(reference.test_windows, rec.skeleton, rec.fps)
     test_accuracy = float((reference.test_logits.argmax(1) == reference.test_labels).mean())
     for round_index in range(int(repeats)):  # rounds are independent sets: the interval is over them
-        scores, along, clips = score_round(source, setting, samples, seed, round_index, torch_device, as_bvh)
+        scores, along, clips = score_round(source, setting, samples, seed, round_index, torch_device, as_bvh,
+                                           plant_feet)
         scores.update(ev.plausibility_of(clips, rec.skeleton, rec.fps))
         generated_rounds.append(scores)
         per_window.append(along["fid"])
@@ -262,7 +267,7 @@ def evaluate(model: str | Path, data: str | Path, recognizer: str | Path | None 
         "data": str(data), "test_subjects": setting.holdout, "test_windows": int(len(reference.test_windows)),
         "floor_train_windows": int(len(reference.train_windows)), "samples": int(samples), "repeats": int(repeats),
         "frames": setting.length, "fps": rec.fps, "window": window, "truncation": truncation, "seed": int(seed),
-        "actions_skipped": setting.skipped, "as_bvh": bool(as_bvh),
+        "actions_skipped": setting.skipped, "as_bvh": bool(as_bvh), "feet_planted": plant_feet,
         "metrics": {key: {"generated": generated[key], "real": real[key]} for key in METRICS},
         "per_window_fid": windows_summary,
         "real_height_m": float(body_height(reference.test_windows).mean()),
@@ -331,7 +336,8 @@ def to_markdown(report: dict) -> str:
              f"{report['repeats']} rounds × {report['samples']} samples of {report['frames']} frames; "
              f"real test: subjects {', '.join(report['test_subjects'])} ({report['test_windows']} windows); "
              f"recogniser sha256 {report['recognizer_sha256'][:12]}…"
-             + ("; generated clips as written to BVH (IK)" if report.get("as_bvh") else ""),
+             + ("; generated clips as written to BVH (IK)" if report.get("as_bvh") else "")
+             + ("; feet planted" if report.get("feet_planted") else ""),
              "", "| metric | generated | real |", "| --- | ---: | ---: |"]
     for key in METRICS:
         value = report["metrics"][key]

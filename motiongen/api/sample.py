@@ -94,11 +94,13 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
            truncation: float | None = None, skeleton: str | None = None, fps: float | None = None,
            output: str | None = None, device: str = "auto", batch_size: int = 64,
            render: str | Path | None = None, start_pose: str | Path | None = None,
-           start_frame: int = 0) -> SampleResult:
+           start_frame: int = 0, plant_feet: bool = True) -> SampleResult:
     """Generate ``count`` clips of ``action``; write them when ``output`` is given, and draw them
     side by side (GIF/MP4 animation or PNG contact sheet) when ``render`` is given. A generator
     that starts from a pose (LARNet) starts every sample at frame ``start_frame`` of ``start_pose``
-    (any motion file), in place, and reports how far the first frame lands from it."""
+    (any motion file), in place, and reports how far the first frame lands from it. With
+    ``plant_feet`` each frame is shifted so that feet on the floor do not slide
+    (`inference.footplant`): the generator's poses, with the root path its strides give."""
     from motiongen.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(model)
@@ -124,9 +126,10 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
     seeds = [seed + k for k in range(count)]
     features = generate_features(checkpoint.pair.generator, label, frames, seeds, truncation,
                                  resolve_device(device), batch_size, None if start is None else start.features)
-    meta = {"action": checkpoint.actions[label], "model": checkpoint.kind, "truncation": truncation}
+    meta = {"action": checkpoint.actions[label], "model": checkpoint.kind, "truncation": truncation,
+            "feet_planted": bool(plant_feet)}
     start_xz = (0.0, 0.0) if start is None else (float(start.positions[0, 0]), float(start.positions[0, 2]))
-    motions = features_to_motions(features, checkpoint, meta, start_xz)
+    motions = features_to_motions(features, checkpoint, meta, start_xz, plant_feet)
     motions = [m.with_meta(seed=s) for m, s in zip(motions, seeds)]
     errors = [] if start is None else [start_error_mm(m.positions[0], start.positions) for m in motions]
     if fps is not None:

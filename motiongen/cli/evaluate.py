@@ -29,7 +29,8 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Sample k of round r uses seed SEED + r·samples + k.")] = 0,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG of FID per window along the clip.", show_default=False)] = None,
-    as_bvh: Annotated[bool, typer.Option("--as-bvh", help="Score the clips as sample writes them to BVH (IK onto the generator's skeleton: fixed bone lengths).")] = False,
+    as_bvh: Annotated[bool, typer.Option("--as-bvh", help="Score the clips as sample writes them to BVH (feet planted, IK onto the generator's skeleton: fixed bone lengths).")] = False,
+    plant_feet: Annotated[Optional[bool], typer.Option("--plant-feet/--no-plant-feet", help="Hold feet on the floor still as sample does (default: with --as-bvh).", show_default=False)] = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -45,7 +46,7 @@ def evaluate(
     with DeferredProgress("evaluating", quiet, unit="rounds") as progress:
         report = run_evaluation(model, data, recognizer, samples=samples, repeats=repeats, frames=frames,
                                 subjects=subject_list, truncation=truncation, seed=seed, device=device, plot=plot, as_bvh=as_bvh,
-                                on_start=progress.start, on_step=progress.advance)
+                                plant_feet=plant_feet, on_start=progress.start, on_step=progress.advance)
     if json_output:
         print(json.dumps({k: v for k, v in report.items() if k != "markdown"}, indent=2))
         return

@@ -28,6 +28,7 @@ def sample(
     render: Annotated[Optional[str], typer.Option("--render", help="Also draw the samples side by side: .gif or .mp4 (animation), .png (contact sheet).")] = None,
     start_pose: Annotated[Optional[str], typer.Option("--start-pose", help="LARNet: start every sample at a frame of this motion file (default: the action's mean start pose).")] = None,
     start_frame: Annotated[int, typer.Option("--start-frame", help="Which frame of --start-pose (negative: from the end; CMU BVH frame 0 is a T-pose).")] = 0,
+    plant_feet: Annotated[bool, typer.Option("--plant-feet/--no-plant-feet", help="Move the body so that feet on the floor do not slide (the generator's raw root path with --no-plant-feet).")] = True,
     quiet: QuietOption = False,
 ) -> None:
     """Generate action-conditioned motion from a trained generator (Kinetic-GAN, CSGN or LARNet)."""
@@ -41,7 +42,8 @@ def sample(
 
     result = sample_motion(model, action, frames=frames, count=count, seed=seed, truncation=truncation,
                            skeleton=skeleton, fps=fps, output=output, device=device, batch_size=batch_size,
-                           render=render, start_pose=start_pose, start_frame=start_frame)
+                           render=render, start_pose=start_pose, start_frame=start_frame,
+                           plant_feet=plant_feet)
     if output != "-":
         for path in result.written + ([result.picture] if result.picture else []):
             stdout.print(str(path), highlight=False)

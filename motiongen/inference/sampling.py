@@ -85,21 +85,40 @@ def _to_device(latent, device):
     return latent
 
 
-def features_to_motions(features: np.ndarray, checkpoint, meta: dict, start_xz=(0.0, 0.0)) -> list[Motion]:
+def features_to_motions(features: np.ndarray, checkpoint, meta: dict, start_xz=(0.0, 0.0),
+                        plant_feet: bool = False) -> list[Motion]:
     """``[N, 3, T, V]`` normalised features → one `Motion` per sample on the training skeleton,
-    the root starting over ``start_xz``."""
+    the root starting over ``start_xz``; ``plant_feet``: see `positions_from_features`."""
     if checkpoint.normalization is None:
         raise ConfigError(f"{checkpoint.path}: checkpoint has no normalisation statistics; cannot return metres")
     return motions_from_features(features, checkpoint.normalization, checkpoint.skeleton, checkpoint.fps, meta,
-                                 start_xz)
+                                 start_xz, plant_feet)
 
 
-def motions_from_features(features: np.ndarray, normalization, skeleton, fps: float,
-                          meta: dict | None = None, start_xz=(0.0, 0.0)) -> list[Motion]:
-    """The same from the parts a checkpoint (or a dataset during training) holds; ``normalization``
-    is a `Normalization` or its dict."""
+def positions_from_features(features: np.ndarray, normalization, skeleton, start_xz=(0.0, 0.0),
+                        plant_feet: bool = False) -> np.ndarray:
+    """``[N, 3, T, V]`` normalised features → positions ``[N, T, V, 3]`` in metres; with
+    ``plant_feet`` the body is moved so that feet on the floor do not slide (`footplant`; a
+    skeleton without foot joints is left as it is)."""
     from motiongen.data.features import Normalization, from_features, to_channels_last
 
     positions = from_features(Normalization.of(normalization).denormalize(to_channels_last(features)), start_xz)
+    if plant_feet:
+        from motiongen.inference.footplant import plant_feet as plant
+        from motiongen.metrics.plausibility import foot_joints
+
+        try:
+            feet = foot_joints(skeleton)
+        except ConfigError:
+            return positions
+        positions = plant(positions, feet)
+    return positions
+
+
+def motions_from_features(features: np.ndarray, normalization, skeleton, fps: float,
+                          meta: dict | None = None, start_xz=(0.0, 0.0), plant_feet: bool = False) -> list[Motion]:
+    """The same from the parts a checkpoint (or a dataset during training) holds; ``normalization``
+    is a `Normalization` or its dict."""
+    positions = positions_from_features(features, normalization, skeleton, start_xz, plant_feet)
     return [Motion(positions=p, skeleton=skeleton, fps=fps, meta=dict(meta or {}, index=k))
             for k, p in enumerate(positions)]

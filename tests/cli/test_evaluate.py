@@ -96,12 +96,20 @@ def test_as_bvh_scores_the_clip_sample_writes(runs, tmp_path):
     assert_ok(run("sample", "--model", runs[2], "--action", "walking", "--frames", "16", "--seed", "5", "-o",
                   tmp_path / "walk.bvh"))
     written = read_motion(tmp_path / "walk.bvh").positions
-    clips = {as_bvh: generated_positions(source, ["walking"], 16, [5], 1.0, "cpu", checkpoint.skeleton,
-                                         checkpoint.fps, as_bvh=as_bvh)[0] for as_bvh in (False, True)}
-    np.testing.assert_allclose(clips[True], written, atol=1e-4)
-    assert np.abs(clips[False] - written).max() > 1e-3  # IK moves the raw joints: the option matters
+    clips = {(as_bvh, plant): generated_positions(source, ["walking"], 16, [5], 1.0, "cpu", checkpoint.skeleton,
+                                                  checkpoint.fps, as_bvh=as_bvh, plant_feet=plant)[0]
+             for as_bvh in (False, True) for plant in (False, True)}
+    np.testing.assert_allclose(clips[True, True], written, atol=1e-4)  # sample plants the feet by default
+    assert np.abs(clips[False, True] - written).max() > 1e-3  # IK moves the raw joints: the option matters
+    assert np.abs(clips[True, False] - written).max() > 1e-3  # and so does planting
+    assert_ok(run("sample", "--model", runs[2], "--action", "walking", "--frames", "16", "--seed", "5", "-o",
+                  tmp_path / "raw.bvh", "--no-plant-feet"))
+    np.testing.assert_allclose(clips[True, False], read_motion(tmp_path / "raw.bvh").positions, atol=1e-4)
     report = json.loads(_ok(_evaluate(runs, "--samples", "4", "--repeats", "1", "--json", "--as-bvh")))
-    assert report["as_bvh"] is True
+    assert report["as_bvh"] is True and report["feet_planted"] is True
+    report = json.loads(_ok(_evaluate(runs, "--samples", "4", "--repeats", "1", "--json", "--as-bvh",
+                                      "--no-plant-feet")))
+    assert report["feet_planted"] is False
 
 
 def _ok(result):
