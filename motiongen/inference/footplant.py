@@ -2,21 +2,28 @@
 
 A generator writes a root trajectory and a pose per frame; nothing ties the two together, so a
 body may glide further than its legs stride and its feet skate. Here the root's horizontal step
-between two frames is corrected by the step of the supporting feet: with one foot planted, the
-body moves exactly as that foot pushes it, so the foot stands still and the walk advances by the
-length of its strides. A rigid horizontal shift per frame: poses, heights and bone lengths are
-untouched, and a clip whose feet already stay put is returned unchanged.
+between two frames is replaced, as far as a foot is on the floor, by the step the supporting feet
+give it: with one foot planted the body moves exactly as that foot pushes it, so the foot stands
+still and a walk advances by the length of its strides; in flight (no foot down) the generator's
+own step is kept. A horizontal shift per frame: poses, heights and bone lengths are untouched, and
+a clip whose feet already stay put is returned unchanged.
 
 Contact is judged as `metrics.plausibility.foot_skating_ratio` judges it — a foot joint within
-``height_m`` of the clip's lowest foot at both ends of a step — and eased out over ``ease_m``
+``HEIGHT_M`` of the clip's lowest foot at both ends of a step — and eased out over ``EASE_M``
 above that, so the correction does not switch on and off in one frame. Of the feet in contact,
 those that move least carry the most weight (a toe leaving the floor in a fast swing must not drag
-the body along), weights ``contact / (speed + SPEED_FLOOR)``.
+the body along): weights ``contact / (speed + SPEED_FLOOR_M)``, both taken from the motion as
+generated and not differentiated, so that in training (`LarnetGenerator`, ``planted_root``) the
+gradient reaches the legs through the step they give the body.
+
+`planted_root_velocity` works on feature tensors (the GANs' representation), `plant_feet` on
+position arrays; both are the same operation.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from motiongen.errors import ConfigError
 
@@ -24,35 +31,46 @@ SPEED_FLOOR_M = 0.005  # metres per frame: below this, feet count as equally sti
 HEIGHT_M = 0.05  # the foot-skating metric's contact height
 EASE_M = 0.02  # contact fades out over this much height above HEIGHT_M
 
-__all__ = ["plant_feet"]
+__all__ = ["plant_feet", "planted_root_velocity"]
 
 
-def plant_feet(positions: np.ndarray, feet: list[int] | np.ndarray, height_m: float = HEIGHT_M,
-               ease_m: float = EASE_M) -> np.ndarray:
+def planted_root_velocity(features: torch.Tensor, feet: torch.Tensor) -> torch.Tensor:
+    """The root's horizontal velocity ``[B, 2, T]`` (metres per frame, x and z) of feature windows
+    in metres ``[B, 3, T, V]`` (`motiongen.data.features`, channels first) with the feet ``[F]``
+    planted: for each step t → t+1, (1 − s)·v + s·(−r), where v is the generated root step, r the
+    supporting feet's step relative to the root and s how firmly a foot is down. The last frame
+    repeats the previous step, as in the features."""
+    foot = features[..., feet]  # [B, 3, T, F]
+    relative_step = foot[:, 0::2, 1:] - foot[:, 0::2, :-1]  # [B, 2, T-1, F]
+    root_step = features[:, 0::2, :-1, 0]  # [B, 2, T-1]
+    with torch.no_grad():  # where and how firmly the feet are down: judged, not trained through
+        height = foot[:, 1] - foot[:, 1].amin(dim=(1, 2), keepdim=True)  # [B, T, F]
+        highest = torch.maximum(height[:, 1:], height[:, :-1])
+        contact = ((HEIGHT_M + EASE_M - highest) / EASE_M).clamp(0.0, 1.0)  # [B, T-1, F]
+        world_speed = (relative_step + root_step[..., None]).square().sum(1).sqrt()
+        weight = contact / (world_speed + SPEED_FLOOR_M)
+        weight = weight / weight.sum(-1, keepdim=True).clamp_min(1e-12)
+        strength = contact.amax(-1)[:, None]  # [B, 1, T-1]
+    support = (weight[:, None] * relative_step).sum(-1)  # [B, 2, T-1]
+    velocity = (1.0 - strength) * root_step - strength * support
+    return torch.cat([velocity, velocity[..., -1:]], -1)
+
+
+def plant_feet(positions: np.ndarray, feet: list[int] | np.ndarray) -> np.ndarray:
     """``positions [N, T, J, 3]`` (metres, Y up) with each frame shifted horizontally so that feet
-    in contact with the floor do not slide (see the module docstring); the first frame stays where
-    it is. ``feet``: joint indices (`metrics.plausibility.foot_joints`)."""
+    on the floor do not slide (see the module docstring); the first frame stays where it is.
+    ``feet``: joint indices (`metrics.plausibility.foot_joints`)."""
+    from motiongen.data.features import from_features, to_channels_first, to_channels_last, to_features
+
     positions = np.asarray(positions)
     if positions.ndim != 4 or positions.shape[-1] != 3:
         raise ConfigError(f"positions must be [N, T, J, 3], got {list(positions.shape)}")
     feet = np.asarray(feet, dtype=np.int64)
     if feet.ndim != 1 or feet.size == 0 or feet.min() < 0 or feet.max() >= positions.shape[2]:
         raise ConfigError(f"feet must be joint indices below {positions.shape[2]}, got {feet.tolist()}")
-    if not (height_m > 0 and ease_m > 0):
-        raise ConfigError("height_m and ease_m must be positive")
     if positions.shape[1] < 2:
         return positions.copy()
-    foot = positions[:, :, feet].astype(np.float64)  # [N, T, F, 3]
-    height = foot[..., 1] - foot[..., 1].min(axis=(1, 2), keepdims=True)
-    highest = np.maximum(height[:, 1:], height[:, :-1])  # [N, T-1, F]: both ends of the step
-    contact = np.clip((height_m + ease_m - highest) / ease_m, 0.0, 1.0)
-    step = foot[:, 1:, :, :][..., [0, 2]] - foot[:, :-1, :, :][..., [0, 2]]  # [N, T-1, F, 2]
-    weight = contact / (np.linalg.norm(step, axis=-1) + SPEED_FLOOR_M)
-    total = weight.sum(-1, keepdims=True)  # [N, T-1, 1]
-    support = (weight[..., None] * step).sum(-2) / np.maximum(total, 1e-12)  # the supporting feet's step
-    strength = contact.max(-1, keepdims=True)  # how firmly any foot is down
-    shift = np.concatenate([np.zeros_like(support[:, :1]), np.cumsum(-strength * support, axis=1)], axis=1)
-    planted = positions.copy()
-    planted[..., 0] += shift[:, :, None, 0].astype(positions.dtype)
-    planted[..., 2] += shift[:, :, None, 1].astype(positions.dtype)
-    return planted
+    features = torch.as_tensor(to_channels_first(to_features(positions.astype(np.float64))))
+    features[:, 0::2, :, 0] = planted_root_velocity(features, torch.as_tensor(feet))
+    planted = from_features(to_channels_last(features).numpy(), positions[:, 0, 0, [0, 2]])
+    return planted.astype(positions.dtype)

@@ -95,6 +95,7 @@ class LarnetConfig:
     critic_motion_scale: bool = False  # divide the critic's frame differences by their spread (see RESULTS)
     rollout_windows: int = 0  # windows chained after each fake in training, judged as fakes too (see below)
     foot_contact_weight: float = 0.0  # on the generated feet's sliding while on the floor (`foot_sliding`)
+    planted_root: bool = False  # the root steps as the feet on the floor push it (`inference.footplant`)
     truncation: float = 1.0  # default ψ when sampling: the noise is scaled by it (1 = none)
     anchor_poses: int = 0  # real training poses kept to restart chained windows from (`anchor_end`); 0 = off
     anchor_blend_frames: int = 8  # frames at a window's end that ease into its anchor pose
@@ -130,6 +131,9 @@ class LarnetConfig:
                               f"got {self.anchor_blend_frames}")
         if isinstance(self.rollout_windows, bool) or int(self.rollout_windows) < 0:
             raise ConfigError(f"larnet rollout_windows must be a whole number ≥ 0, got {self.rollout_windows}")
+        if self.planted_root and not int(self.anchor_poses):
+            raise ConfigError("larnet planted_root needs the feature normalisation saved with the model: "
+                              "set anchor_poses too")
         if int(self.rollout_windows) and not self.sequence_adversarial:
             raise ConfigError("larnet rollout_windows are judged by the sequence critic: "
                               "they need sequence_adversarial")
@@ -456,7 +460,20 @@ class LarnetGenerator(MotionGenerator):
         code = self.start_encoder(pose.flatten(1))
         offsets = _unflatten_joints(self.decoder(self.integrator(latent, code)), self.joints)  # [B, 3, T, V]
         offsets = offsets - offsets[:, :, :1] * self.pose_mask[:, None, :]
-        return pose[:, :, None, :] + offsets
+        clip = pose[:, :, None, :] + offsets
+        return self._planted(clip) if self.config.planted_root else clip
+
+    def _planted(self, clip: torch.Tensor) -> torch.Tensor:
+        """``clip`` with the root's horizontal velocity given by its feet where they are on the
+        floor (`footplant.planted_root_velocity`), in training as in sampling: the critic then
+        judges the travel the legs make, and only striding legs can make a walk go anywhere."""
+        from motiongen.inference.footplant import planted_root_velocity
+
+        half, centre = self.feature_half_range[:, None, :], self.feature_centre[:, None, :]
+        velocity = planted_root_velocity(clip * half + centre, self.feet)  # [B, 2, T] metres per frame
+        velocity = (velocity - centre[0::2, :, 0]) / half[0::2, :, 0]  # normalised again
+        root = torch.stack([velocity[:, 0], clip[:, 1, :, 0], velocity[:, 1]], 1)  # x velocity, height, z velocity
+        return torch.cat([root[..., None], clip[..., 1:]], -1)
 
     def forward(self, latent: torch.Tensor, labels: torch.Tensor, truncation: float = 1.0,
                 start: torch.Tensor | None = None, real: torch.Tensor | None = None,

@@ -410,3 +410,34 @@ def test_anchors_travel_in_checkpoints_and_a_fine_tune_adds_them_to_an_older_one
     with pytest.raises(ConfigError, match="anchor_blend_frames"):
         create_model("larnet", load_skeleton("h36m17"), num_classes=2,
                      **{**SMALL, "anchor_poses": 8, "anchor_blend_frames": 16})
+
+
+def test_a_planted_root_steps_as_the_feet_push_it_in_training_and_sampling():
+    from motiongen.data.features import Normalization, from_features, to_channels_last
+    from motiongen.inference.footplant import plant_feet
+    from motiongen.metrics.plausibility import foot_skating_ratio
+
+    plain, dataset = _pair(anchor_poses=8)
+    planted, _ = _pair(anchor_poses=8, planted_root=True)
+    planted.generator.load_state_dict(plain.generator.state_dict())
+    labels = torch.tensor([0, 1])
+    latent = plain.generator.make_latent([1, 2], 16)
+    with torch.no_grad():
+        raw, root_planted = plain.generator.eval()(latent, labels), planted.generator.eval()(latent, labels)
+    normalization = Normalization.of(dataset.normalization)
+    metres = lambda f: from_features(normalization.denormalize(to_channels_last(f.numpy())))  # noqa: E731
+    feet = planted.generator.feet.tolist()
+    # the same poses; the root as plant_feet moves it after the fact
+    np.testing.assert_allclose(metres(root_planted)[..., 1], metres(raw)[..., 1], atol=1e-5)
+    np.testing.assert_allclose(metres(root_planted), plant_feet(metres(raw), feet), atol=1e-4)
+    assert foot_skating_ratio(metres(root_planted), feet, 30) <= foot_skating_ratio(metres(raw), feet, 30)
+    # in training the fakes are planted too, and the gradient reaches the legs through the root
+    clip = raw.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(planted.generator._planted(clip)[:, 0::2, :, 0].sum(), clip)
+    assert grad[:, 0::2][..., feet].abs().sum() > 0  # the feet's horizontal steps move the root
+    out = planted.generator.train()(planted.generator.make_latent(range(4), 16), torch.tensor([0, 1, 0, 1]),
+                                    real=_real(dataset))
+    np.testing.assert_allclose(out["fake"].detach()[:, 0::2, :, 0],
+                               planted.generator._planted(out["fake"].detach())[:, 0::2, :, 0], atol=1e-5)
+    with pytest.raises(ConfigError, match="anchor_poses"):
+        create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, "planted_root": True})
