@@ -1,6 +1,6 @@
 """How often the shipped recogniser reads a generator's samples as the asked action, for every
-action the generator knows (64-frame clips at its default start, seeds 1000…): accuracy and the
-most frequent reading. Complements `motiongen evaluate`, whose test set has only the held-out
+action the generator knows (64-frame clips at its default start and truncation, feet planted as
+`sample` plants them, seeds 1000…): accuracy and the most frequent reading. Complements `motiongen evaluate`, whose test set has only the held-out
 subjects' actions.
 
     python benchmarks/per_action_recognition.py RUN [--samples 64]
@@ -22,16 +22,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
     parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--truncation", type=float, default=None, help="default: the model's")
     args = parser.parse_args()
     torch.set_num_threads(1)
     checkpoint = load_checkpoint(args.run)
+    truncation = float(checkpoint.config.get("truncation", 1.0)) if args.truncation is None else args.truncation
     recognizer = load_recognizer(None)
     scores = []
     print(f"{'action':<20} {'accuracy':>9}  most often read as")
     for label, action in enumerate(checkpoint.actions):
         features = generate_features(checkpoint.pair.generator, label, recognizer.frames,
-                                     list(range(1000, 1000 + args.samples)))
-        positions = np.stack([m.positions for m in features_to_motions(features, checkpoint, {})]).astype(np.float32)
+                                     list(range(1000, 1000 + args.samples)), truncation)
+        motions = features_to_motions(features, checkpoint, {}, plant_feet=True)
+        positions = np.stack([m.positions for m in motions]).astype(np.float32)
         _, logits = recognizer.embed(positions)
         read = [recognizer.actions[k] for k in logits.argmax(1)]
         top = max(set(read), key=read.count)
