@@ -424,6 +424,23 @@ class LarnetGenerator(MotionGenerator):
         facing = torch.atan2(lateral[:, 2], lateral[:, 0])
         return rotate_about_up(poses[:, :, None], facing)[:, :, 0], facing
 
+    def drawn_start(self, latent: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Default start poses ``[B, 3, V]`` (normalised, facing +x) for models with anchors: a
+        real training pose of each sample's action, picked by the sample's own noise (the normal
+        CDF of its first value), so a seed always starts from the same pose and seeds spread over
+        the action's poses. Training starts every fake at a real window's first frame; the mean
+        first frame (the default without anchors) is a pose no window starts from — a walk from
+        the average of its stances barely sets off (measured: walking recognised 7% from the mean
+        pose against 53% from real poses, same model)."""
+        counts = torch.bincount(self.anchor_labels, minlength=self.num_classes)
+        order = torch.argsort(self.anchor_labels, stable=True)
+        first = torch.cumsum(counts, 0) - counts
+        available = counts[labels]
+        pick = (torch.special.ndtr(latent[:, 0, 0].float()) * available).long().clamp_max((available - 1).clamp_min(0))
+        bank = self.anchor_bank[order[(first[labels] + pick).clamp_max(len(order) - 1)]]  # [B, 3, V] metres
+        drawn = (bank - self.feature_centre) / self.feature_half_range * self.pose_mask
+        return torch.where((available > 0)[:, None, None], drawn.to(self.start_poses.dtype), self.start_poses[labels])
+
     def anchor_end(self, clip: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """``clip [B, 3, T, V]`` (normalised features) eased over its last ``anchor_blend_frames``
         into the nearest real training pose of its action, turned to its own heading, so the next
@@ -488,7 +505,7 @@ class LarnetGenerator(MotionGenerator):
             return self._training_outputs(real, action, latent, reconstruct)
         steps = self.config.steps
         if start is None:
-            start = self.start_poses[labels]
+            start = self.start_poses[labels] if self.anchor_bank is None else self.drawn_start(latent, labels)
         windows = []
         for window in range(latent.shape[-1] // steps):  # a few windows, each from the last's end
             noise = latent[..., window * steps:(window + 1) * steps] * truncation

@@ -441,3 +441,22 @@ def test_a_planted_root_steps_as_the_feet_push_it_in_training_and_sampling():
                                planted.generator._planted(out["fake"].detach())[:, 0::2, :, 0], atol=1e-5)
     with pytest.raises(ConfigError, match="anchor_poses"):
         create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, "planted_root": True})
+
+
+def test_models_with_anchors_start_each_seed_at_a_real_pose_of_its_action():
+    pair, _ = _pair(anchor_poses=40)
+    generator = pair.generator.eval()
+    torch.manual_seed(3)  # the synthetic actions hold one pose each: make the bank's poses distinct
+    generator.anchor_bank.add_(0.05 * torch.randn_like(generator.anchor_bank))
+    labels = torch.tensor([0, 1, 1, 0, 1])
+    seeds = [11, 12, 13, 14, 15]
+    with torch.no_grad():
+        clips = generator(generator.make_latent(seeds, 16), labels)
+        alone = generator(generator.make_latent(seeds[2:3], 16), labels[2:3])
+    first = _metres(generator, clips[:, :, :1])[:, :, 0]
+    mask = generator.pose_mask.bool()
+    distance = torch.cdist(first[:, mask], generator.anchor_bank[:, mask], compute_mode="donot_use_mm_for_euclid_dist")
+    distance = distance.masked_fill(generator.anchor_labels[None] != labels[:, None], float("inf"))
+    assert distance.min(1).values.max() < 1e-4  # a bank pose of the sample's own action
+    assert len({tuple(first[k, mask].round(decimals=4).tolist()) for k in range(5)}) > 2  # seeds spread
+    torch.testing.assert_close(alone[0], clips[2])  # the pose is the seed's, whatever the batch
