@@ -118,6 +118,10 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
     if as_bvh:  # IK onto the fixed skeleton and FK back, every frame of every clip at once
         local, root = kinematics.inverse_kinematics(positions.reshape(-1, *positions.shape[2:]), source.skeleton)
         positions = kinematics.skeleton_fk(source.skeleton, local, root).reshape(positions.shape).astype(np.float32)
+        if plant_feet:  # again on the fixed bone lengths, as sample does before writing
+            from motiongen.inference.footplant import plant_skeleton_feet
+
+            positions = plant_skeleton_feet(positions, source.skeleton)
     same_layout = target_skeleton.same_layout(source.skeleton)
     if same_layout and math.isclose(source.fps, target_fps):
         return positions

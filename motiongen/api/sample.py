@@ -18,6 +18,7 @@ from motiongen.api.convert import solve_rotations
 from motiongen.core.motion import Motion
 from motiongen.core.ops import resample
 from motiongen.errors import ConfigError
+from motiongen.inference.footplant import plant_motion
 from motiongen.formats import write_motion
 from motiongen.render.pictures import RenderOptions, check_output, render_motions
 from motiongen.inference.sampling import check_request, features_to_motions, generate_features, resolve_action
@@ -129,17 +130,21 @@ def sample(model: str | Path, action: str | int, frames: int | None = None, coun
     meta = {"action": checkpoint.actions[label], "model": checkpoint.kind, "truncation": truncation,
             "feet_planted": bool(plant_feet)}
     start_xz = (0.0, 0.0) if start is None else (float(start.positions[0, 0]), float(start.positions[0, 2]))
-    motions = features_to_motions(features, checkpoint, meta, start_xz, plant_feet)
+    motions = features_to_motions(features, checkpoint, meta, start_xz)
     motions = [m.with_meta(seed=s) for m, s in zip(motions, seeds)]
     errors = [] if start is None else [start_error_mm(m.positions[0], start.positions) for m in motions]
     if fps is not None:
         motions = [resample(m, fps) for m in motions]
     if target is not None and not target.same_layout(checkpoint.skeleton):
         motions = [retarget(m, target) for m in motions]
+    if plant_feet:  # on the skeleton and frame rate written
+        motions = [plant_motion(m) for m in motions]
     result = SampleResult(motions=motions, action=checkpoint.actions[label], start_error_mm=errors)
     for motion, path in zip(motions, paths):
         if path == "-" or path.lower().endswith(".bvh"):
             motion = _with_rotations(motion, checkpoint)
+            if plant_feet:  # again on the fixed bone lengths, which move the feet a little
+                motion = plant_motion(motion)
             write_motion(motion, path, "bvh")
         else:
             write_motion(motion, path, "npz")

@@ -31,7 +31,7 @@ SPEED_FLOOR_M = 0.005  # metres per frame: below this, feet count as equally sti
 HEIGHT_M = 0.05  # the foot-skating metric's contact height
 EASE_M = 0.02  # contact fades out over this much height above HEIGHT_M
 
-__all__ = ["plant_feet", "planted_root_velocity"]
+__all__ = ["plant_feet", "plant_motion", "plant_skeleton_feet", "planted_root_velocity"]
 
 
 def planted_root_velocity(features: torch.Tensor, feet: torch.Tensor) -> torch.Tensor:
@@ -74,3 +74,31 @@ def plant_feet(positions: np.ndarray, feet: list[int] | np.ndarray) -> np.ndarra
     features[:, 0::2, :, 0] = planted_root_velocity(features, torch.as_tensor(feet))
     planted = from_features(to_channels_last(features).numpy(), positions[:, 0, 0, [0, 2]])
     return planted.astype(positions.dtype)
+
+
+def plant_skeleton_feet(positions: np.ndarray, skeleton) -> np.ndarray:
+    """`plant_feet` with the skeleton's foot joints; positions unchanged for a skeleton without."""
+    from motiongen.metrics.plausibility import foot_joints
+
+    try:
+        feet = foot_joints(skeleton)
+    except ConfigError:
+        return positions
+    return plant_feet(positions, feet)
+
+
+def plant_motion(motion):
+    """A `Motion` with its feet planted (`plant_feet`); one with rotations keeps them and has its
+    root translation shifted (rotations do not change under a horizontal shift), so a BVH written
+    after IK is planted on the skeleton it is written on: IK onto fixed bone lengths moves the
+    feet a little, and planting before IK alone leaves them sliding by that much. A skeleton
+    without foot joints is returned as it is."""
+    from motiongen.core.motion import Motion
+
+    planted = plant_skeleton_feet(np.asarray(motion.positions)[None], motion.skeleton)[0]
+    if motion.rotations is None:
+        return Motion(positions=planted, skeleton=motion.skeleton, fps=motion.fps, mask=motion.mask,
+                      meta=motion.meta)
+    shift = planted[:, 0] - np.asarray(motion.positions)[:, 0]  # the root's (horizontal) shift
+    return Motion.from_rotations(motion.rotations, np.asarray(motion.root_translation) + shift, motion.skeleton,
+                                 motion.fps, mask=motion.mask, meta=motion.meta)

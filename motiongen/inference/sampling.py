@@ -104,14 +104,9 @@ def positions_from_features(features: np.ndarray, normalization, skeleton, start
 
     positions = from_features(Normalization.of(normalization).denormalize(to_channels_last(features)), start_xz)
     if plant_feet:
-        from motiongen.inference.footplant import plant_feet as plant
-        from motiongen.metrics.plausibility import foot_joints
+        from motiongen.inference.footplant import plant_skeleton_feet
 
-        try:
-            feet = foot_joints(skeleton)
-        except ConfigError:
-            return positions
-        positions = plant(positions, feet)
+        positions = plant_skeleton_feet(positions, skeleton)
     return positions
 
 

@@ -70,3 +70,16 @@ def test_bad_input_is_refused():
     with pytest.raises(ConfigError, match="joint indices"):
         plant_feet(clip, [99])
     np.testing.assert_array_equal(plant_feet(clip[:, :1], feet), clip[:, :1])
+
+
+def test_a_motion_with_rotations_is_planted_by_its_root_translation():
+    from motiongen.core.motion import Motion
+    from motiongen.inference.footplant import plant_motion
+
+    clip, feet = _stand()
+    clip[..., 0] += (np.arange(clip.shape[1]) * 1.5 / FPS)[None, :, None]
+    motion = Motion(positions=clip[0], skeleton=load_skeleton("h36m17"), fps=FPS).with_ik()
+    planted = plant_motion(motion)
+    np.testing.assert_array_equal(planted.rotations, motion.rotations)  # the same poses
+    assert foot_skating_ratio(planted.positions[None], feet, FPS) == 0.0
+    np.testing.assert_allclose(planted.root_translation[:, 0], motion.root_translation[0, 0], atol=1e-9)
