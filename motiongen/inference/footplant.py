@@ -34,19 +34,19 @@ EASE_M = 0.02  # contact fades out over this much height above HEIGHT_M
 __all__ = ["plant_feet", "plant_motion", "plant_skeleton_feet", "planted_root_velocity"]
 
 
-def planted_root_velocity(features: torch.Tensor, feet: torch.Tensor) -> torch.Tensor:
+def planted_root_velocity(features: torch.Tensor, feet: torch.Tensor, ease_m: float = EASE_M) -> torch.Tensor:
     """The root's horizontal velocity ``[B, 2, T]`` (metres per frame, x and z) of feature windows
     in metres ``[B, 3, T, V]`` (`motiongen.data.features`, channels first) with the feet ``[F]``
     planted: for each step t → t+1, (1 − s)·v + s·(−r), where v is the generated root step, r the
     supporting feet's step relative to the root and s how firmly a foot is down. The last frame
-    repeats the previous step, as in the features."""
+    repeats the previous step, as in the features. ``ease_m``: see ``EASE_M``."""
     foot = features[..., feet]  # [B, 3, T, F]
     relative_step = foot[:, 0::2, 1:] - foot[:, 0::2, :-1]  # [B, 2, T-1, F]
     root_step = features[:, 0::2, :-1, 0]  # [B, 2, T-1]
     with torch.no_grad():  # where and how firmly the feet are down: judged, not trained through
         height = foot[:, 1] - foot[:, 1].amin(dim=(1, 2), keepdim=True)  # [B, T, F]
         highest = torch.maximum(height[:, 1:], height[:, :-1])
-        contact = ((HEIGHT_M + EASE_M - highest) / EASE_M).clamp(0.0, 1.0)  # [B, T-1, F]
+        contact = ((HEIGHT_M + ease_m - highest) / ease_m).clamp(0.0, 1.0)  # [B, T-1, F]
         world_speed = (relative_step + root_step[..., None]).square().sum(1).sqrt()
         weight = contact / (world_speed + SPEED_FLOOR_M)
         weight = weight / weight.sum(-1, keepdim=True).clamp_min(1e-12)

@@ -96,6 +96,7 @@ class LarnetConfig:
     rollout_windows: int = 0  # windows chained after each fake in training, judged as fakes too (see below)
     foot_contact_weight: float = 0.0  # on the generated feet's sliding while on the floor (`foot_sliding`)
     planted_root: bool = False  # the root steps as the feet on the floor push it (`inference.footplant`)
+    contact_ease_m: float = 0.02  # planted_root: contact fades out this far above the 5 cm contact height
     truncation: float = 1.0  # default ψ when sampling: the noise is scaled by it (1 = none)
     anchor_poses: int = 0  # real training poses kept to restart chained windows from (`anchor_end`); 0 = off
     anchor_blend_frames: int = 8  # frames at a window's end that ease into its anchor pose
@@ -131,6 +132,8 @@ class LarnetConfig:
                               f"got {self.anchor_blend_frames}")
         if isinstance(self.rollout_windows, bool) or int(self.rollout_windows) < 0:
             raise ConfigError(f"larnet rollout_windows must be a whole number ≥ 0, got {self.rollout_windows}")
+        if not (math.isfinite(float(self.contact_ease_m)) and float(self.contact_ease_m) > 0):
+            raise ConfigError(f"larnet contact_ease_m must be a positive number of metres, got {self.contact_ease_m}")
         if self.planted_root and not int(self.anchor_poses):
             raise ConfigError("larnet planted_root needs the feature normalisation saved with the model: "
                               "set anchor_poses too")
@@ -487,7 +490,7 @@ class LarnetGenerator(MotionGenerator):
         from motiongen.inference.footplant import planted_root_velocity
 
         half, centre = self.feature_half_range[:, None, :], self.feature_centre[:, None, :]
-        velocity = planted_root_velocity(clip * half + centre, self.feet)  # [B, 2, T] metres per frame
+        velocity = planted_root_velocity(clip * half + centre, self.feet, float(self.config.contact_ease_m))
         velocity = (velocity - centre[0::2, :, 0]) / half[0::2, :, 0]  # normalised again
         root = torch.stack([velocity[:, 0], clip[:, 1, :, 0], velocity[:, 1]], 1)  # x velocity, height, z velocity
         return torch.cat([root[..., None], clip[..., 1:]], -1)
