@@ -460,3 +460,20 @@ def test_models_with_anchors_start_each_seed_at_a_real_pose_of_its_action():
     assert distance.min(1).values.max() < 1e-4  # a bank pose of the sample's own action
     assert len({tuple(first[k, mask].round(decimals=4).tolist()) for k in range(5)}) > 2  # seeds spread
     torch.testing.assert_close(alone[0], clips[2])  # the pose is the seed's, whatever the batch
+
+
+def test_default_start_poses_keep_both_feet_near_the_floor():
+    pair, _ = _pair(anchor_poses=40)
+    generator = pair.generator.eval()
+    raised = (generator.anchor_labels == 0).nonzero()[:, 0]
+    feet = generator.feet
+    generator.anchor_bank[raised[:-1], 1, feet[0]] += 0.5  # all of action 0's poses but one: a foot up a stair
+    labels = torch.zeros(16, dtype=torch.long)
+    with torch.no_grad():
+        starts = generator.drawn_start(generator.make_latent(range(16), 16), labels)
+    metres = _metres(generator, starts[:, :, None])[:, :, 0]
+    torch.testing.assert_close(metres[:, 1, feet], metres[:1, 1, feet].expand(16, -1))  # the one grounded pose
+    generator.anchor_bank[raised[-1], 1, feet[0]] += 0.5  # none left: any pose of the action
+    with torch.no_grad():
+        starts = generator.drawn_start(generator.make_latent(range(16), 16), labels)
+    assert (_metres(generator, starts[:, :, None])[:, 1, 0, feet[0]] > 0.4).all()
