@@ -75,9 +75,6 @@ FREE_FOOT_SPEED_M_S = 0.25
 # kept the leg up for the whole clip). 15 cm, which also drops ordinary swing poses, left more
 # double-support starts and raised foot skating (0.042 → 0.057).
 GROUNDED_FEET_M = 0.30
-# ... and its lowest foot this close to the capture floor (y = 0): half of CMU's walking frames
-# are on stairs or a platform, and a walk started up there stays in the air (20 cm, measured).
-FLOOR_M = 0.10
 
 
 @dataclass
@@ -438,7 +435,7 @@ class LarnetGenerator(MotionGenerator):
     def drawn_start(self, latent: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Default start poses ``[B, 3, V]`` (normalised, facing +x) for models with anchors: a
         real training pose of each sample's action with its feet within `GROUNDED_FEET_M` of each
-        other in height and on the floor (`FLOOR_M`; any of its poses if it has none), picked by the sample's own noise (the
+        other in height (any of its poses if it has none), picked by the sample's own noise (the
         normal CDF of its first value), so a seed always starts from the same pose and seeds
         spread over the action's poses. Training starts every fake at a real window's first frame; the mean
         first frame (the default without anchors) is a pose no window starts from — a walk from
@@ -448,8 +445,7 @@ class LarnetGenerator(MotionGenerator):
         group = self.anchor_labels
         if self.feet.numel():  # grounded poses first: a pose in mid-stride up a stair is no place to start
             heights = self.anchor_bank[:, 1][:, self.feet]
-            lowest = heights.amin(-1)
-            group = group + classes * ((heights.amax(-1) - lowest > GROUNDED_FEET_M) | (lowest > FLOOR_M))
+            group = group + classes * ((heights.amax(-1) - heights.amin(-1)) > GROUNDED_FEET_M)
         counts = torch.bincount(group, minlength=2 * classes)
         order = torch.argsort(group, stable=True)
         first = torch.cumsum(counts, 0) - counts
