@@ -27,7 +27,9 @@ def _upright(motion) -> None:
     assert 1.2 < height < 2.2, height  # a person, in metres
     for foot in ("LeftFoot", "RightFoot"):
         assert np.all(y[:, names.index("Head")] > y[:, names.index(foot)] + 0.5 * height)
-    assert abs(float(np.min(y))) < 0.15  # the lowest point of the clip touches the floor
+    # the lowest point of the clip is near the floor: within 25 cm, since half of the CMU subset's
+    # walking frames are on a walkway raised about 20 cm, which the generator reproduces (card)
+    assert abs(float(np.min(y))) < 0.25
 
 
 def test_the_readme_command_writes_1024_upright_frames_on_the_training_skeleton(tmp_path):
