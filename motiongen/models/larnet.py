@@ -56,6 +56,7 @@ from torch.nn import functional as F
 
 from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
+from motiongen.inference.footplant import HEIGHT_M as CONTACT_HEIGHT_M
 from motiongen.models.action_text import DIMENSION as TEXT_DIMENSION
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 
@@ -63,9 +64,9 @@ __all__ = ["LarnetConfig", "LarnetGenerator", "LarnetCritic", "build", "gated_sc
 
 FRAMES_PER_STEP = 4  # frames per finest integrator step
 FRAMES_PER_COARSE_STEP = 16  # frames per coarsest step
-# Foot contact as `metrics.plausibility.foot_skating_ratio` sees it: a foot joint within 5 cm of
-# the window's lowest foot height is on the floor (here softly, over about ±1 cm) ...
-CONTACT_HEIGHT_M = 0.05
+# Foot contact as `metrics.plausibility.foot_skating_ratio` and `footplant` see it: a foot joint
+# within 5 cm (CONTACT_HEIGHT_M) of the window's lowest foot height is on the floor (in the
+# sliding penalty softly, over about ±1 cm) ...
 CONTACT_SOFTNESS_M = 0.01
 # ... and may drift this fast before it counts as sliding (the metric counts 0.75 m/s and up;
 # real contacts stay well below, and a margin keeps the penalty off mocap's own noise).
@@ -387,7 +388,6 @@ class LarnetGenerator(MotionGenerator):
         """The action embeddings of ``actions`` and each action's default start pose: the mean
         first frame of its training windows ``[N, T, V, 3]`` (metres), each turned to face +x
         (by its hips' and shoulders' left-right vector) with its root over the origin."""
-        from motiongen.data.augment import rotate_about_up
         from motiongen.data.features import Normalization, to_channels_first, to_features
         from motiongen.models.action_text import embed_actions
 
@@ -397,10 +397,8 @@ class LarnetGenerator(MotionGenerator):
         normalization = Normalization.of(normalization)
         self.feature_centre.copy_(torch.as_tensor(normalization.centre.T.copy()))
         self.feature_half_range.copy_(torch.as_tensor(normalization.half_range.T.copy()))
-        first = torch.as_tensor(np.asarray(positions)[:, :1], dtype=torch.float64)  # [N, 1, V, 3]
-        lateral = (first[:, 0, self.left_joints] - first[:, 0, self.right_joints]).sum(1)  # [N, 3]
-        facing = torch.atan2(lateral[:, 2], lateral[:, 0])
-        turned = rotate_about_up(first.permute(0, 3, 1, 2), facing)  # [N, 3, 1, V]
+        first = torch.as_tensor(np.asarray(positions)[:, 0], dtype=torch.float64)  # [N, V, 3]
+        turned = self._face_plus_x(first.permute(0, 2, 1))[0][:, :, None]  # [N, 3, 1, V]
         poses = normalization.normalize(to_channels_first(to_features(turned.permute(0, 2, 3, 1)).numpy()),
                                         channels_first=True)[:, :, 0]  # [N, 3, V]
         labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
@@ -675,9 +673,9 @@ def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:
     try:
         feet = foot_joints(skeleton)
     except ConfigError:
-        if settings.foot_contact_weight:
+        if settings.foot_contact_weight or settings.planted_root:
             raise
-        feet = []  # only the foot-contact loss needs them
+        feet = []  # only the foot-contact loss and the planted root need them
     generator = LarnetGenerator(settings, skeleton.joint_count, int(num_classes), tuple(skeleton.symmetry), feet)
     critic = LarnetCritic(settings, skeleton.joint_count, int(num_classes))
     return ModelPair(kind="larnet", config=settings, generator=generator, critic=critic)
