@@ -106,6 +106,7 @@ class LarnetConfig:
     truncation: float = 1.0  # default ψ when sampling: the noise is scaled by it (1 = none)
     anchor_poses: int = 0  # real training poses kept to restart chained windows from (`anchor_end`); 0 = off
     anchor_blend_frames: int = 8  # frames at a window's end that ease into its anchor pose
+    action_classifier_weight: float = 0.0  # auxiliary action classifier (AC-GAN): weight of its loss on fakes
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LarnetConfig":
@@ -128,6 +129,9 @@ class LarnetConfig:
             raise ConfigError(f"larnet mix_probability must be in (0, 1), got {self.mix_probability}")
         if not (math.isfinite(float(self.foot_contact_weight)) and float(self.foot_contact_weight) >= 0):
             raise ConfigError(f"larnet foot_contact_weight must be a number ≥ 0, got {self.foot_contact_weight}")
+        if not (math.isfinite(float(self.action_classifier_weight)) and float(self.action_classifier_weight) >= 0):
+            raise ConfigError(f"larnet action_classifier_weight must be a number ≥ 0, "
+                              f"got {self.action_classifier_weight}")
         if not 0.0 <= float(self.truncation) <= 1.0:
             raise ConfigError(f"larnet truncation must be in [0, 1], got {self.truncation}")
         for name in ("anchor_poses", "anchor_blend_frames"):
@@ -222,6 +226,12 @@ class MotionEncoder(nn.Module):
 def _flatten_joints(features: torch.Tensor) -> torch.Tensor:
     """``[B, 3, T, V]`` → ``[B, 3V, T]`` (channel = 3·joint + axis)."""
     return features.permute(0, 3, 1, 2).flatten(1, 2)
+
+
+def _frame_differences(flat: torch.Tensor) -> torch.Tensor:
+    """Each frame's change to the next ``[B, C, T]`` (zero after the last): what the critics see
+    of motion beside the poses."""
+    return torch.cat([flat[..., 1:] - flat[..., :-1], torch.zeros_like(flat[..., :1])], -1)
 
 
 def _unflatten_joints(flat: torch.Tensor, joints: int) -> torch.Tensor:
@@ -609,20 +619,51 @@ class LarnetCritic(MotionCritic):
             self.latent_critic = nn.Sequential(_conv(2 * d + a, w), _act(), _conv(w, w, 4, 2), _act(),
                                                _conv(w, w), _act())
             self.latent_head = nn.Linear(w, 1)
+        # The auxiliary action classifier of an AC-GAN (Odena et al. 2017; with WGAN-GP as in
+        # Gulrajani et al. 2017), not in LARNet: a conditional critic only asks whether a clip is a
+        # real clip *of its label*, and on the CPU runs most actions came out as one of four
+        # (RESULTS, "Shipped defaults"). It sees no label, learns the actions from real windows in
+        # the critic's steps, and the generator is asked to make fakes it reads as their action.
+        self.action_classifier = None
+        if float(config.action_classifier_weight) > 0:
+            self.action_classifier = nn.Sequential(_conv(6 * joints, w), _act(), _conv(w, w, 4, 2), _act(),
+                                                   _conv(w, w, 4, 2), _act(), _conv(w, w, 4, 2), _act())
+            self.action_head = nn.Linear(w, num_classes)
+
+    @property
+    def fresh_parameters(self) -> tuple[str, ...]:
+        """Parameters that a fine-tune from a checkpoint without them starts untrained: the
+        auxiliary classifier, which learns the actions again within a few hundred critic steps."""
+        if self.action_classifier is None:
+            return ()
+        return tuple(name for name in self.state_dict() if name.startswith(("action_classifier.", "action_head.")))
 
     def forward(self, features: torch.Tensor | None, labels: torch.Tensor,
-                latent: torch.Tensor | None = None, latent_labels: torch.Tensor | None = None):
+                latent: torch.Tensor | None = None, latent_labels: torch.Tensor | None = None,
+                classify: torch.Tensor | None = None):
         """Scores ``[B]`` of feature sequences ``[B, 3, T, V]``; with ``latent`` (flattened, see
         `flatten_latent`) also the latent critic's scores: ``(sequence scores or None, latent
-        scores)`` — one call, so a DistributedDataParallel wrapper sees every critic it trains."""
+        scores)``; with ``classify`` (feature sequences) also the action classifier's logits:
+        ``(sequence scores, latent scores or None, logits)`` — one call, so a
+        DistributedDataParallel wrapper sees every network it trains."""
         sequence = None if features is None else self.score_sequence(features, labels)
-        if latent is None:
-            return sequence
-        return sequence, self.score_latent_flat(latent, labels if latent_labels is None else latent_labels)
+        judged = None if latent is None else self.score_latent_flat(
+            latent, labels if latent_labels is None else latent_labels)
+        if classify is not None:
+            return sequence, judged, self.classify(classify)
+        return sequence if latent is None else (sequence, judged)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length)."""
+        if self.action_classifier is None:
+            raise ConfigError("this larnet critic has no action classifier (action_classifier_weight is 0)")
+        flat = _flatten_joints(features)
+        motion = _frame_differences(flat)
+        return self.action_head(self.action_classifier(torch.cat([flat, motion], 1)).mean(-1))
 
     def score_sequence(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         flat = _flatten_joints(features)
-        motion = torch.cat([flat[..., 1:] - flat[..., :-1], torch.zeros_like(flat[..., :1])], -1)
+        motion = _frame_differences(flat)
         if self.motion_scale is not None:
             motion = motion * self.motion_scale[:, None]
         label = self.sequence_class(labels)[:, :, None].expand(-1, -1, flat.shape[-1])

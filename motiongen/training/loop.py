@@ -441,7 +441,8 @@ def _initial_model_config(path: Path, model: str, model_config: dict, dataset) -
 
 def _initialise_from(path: Path, pair, dataset) -> None:
     """The checkpoint's generator and critic weights (an inference-only file has no critic: it
-    starts fresh); the data statistics the networks keep are then refitted to this dataset."""
+    starts fresh; so do critic parts the checkpoint lacks, such as a newly added auxiliary
+    classifier); the data statistics the networks keep are then refitted to this dataset."""
     meta = ckpt.read_metadata(path)
     ckpt.verify_weights(path, meta)
     inference_only = bool(meta.get("inference_only"))
@@ -451,7 +452,7 @@ def _initialise_from(path: Path, pair, dataset) -> None:
         if inference_only:
             warnings.warn(f"{path} holds no critic (an inference-only file); the critic starts untrained")
         else:
-            ckpt.load_state(path, pair.critic, "critic")
+            ckpt.load_state(path, pair.critic, "critic", getattr(pair.critic, "fresh_parameters", ()))
     fit_to_data(pair, dataset)
 
 

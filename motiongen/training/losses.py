@@ -177,6 +177,9 @@ class LarnetLoss:
                − w_adv (E D_s(x̃) [sequence_adversarial] + E D_s(mix) [mix_adversarial]
                         + E D_l(e) [latent_adversarial] + Σ_k E D_s(x̃ₖ) [rollout_windows])
                + w_foot (slide(x̃) + Σ_k slide(x̃ₖ))                                 (foot_contact_weight > 0)
+               + w_cls (CE(C(x̃), a) + Σ_k CE(C(x̃ₖ), a))                       (action_classifier_weight > 0)
+    and the critic phase adds CE(C(x), a): C is the critic's auxiliary action classifier (AC-GAN),
+    trained on real windows only, so it cannot learn to accept what the generator makes.
 
 slide: `LarnetGenerator.foot_sliding`, the feet's excess speed while on the floor (not in the
 paper: a skeleton generator must also keep planted feet still, see RESULTS).
@@ -241,9 +244,18 @@ paper: a skeleton generator must also keep planted feet still, see RESULTS).
         latents = None
         if config.latent_adversarial:
             latents = torch.cat([flatten_latent(out["encoded"]), flatten_latent(out["generated"])]).float()
+        classifying = nets.critic_module.action_classifier is not None
         with self.autocast():
-            scores = nets.critic_train(sequences, labels.repeat(1 + len(fakes)), latents, labels.repeat(2))
-        sequence_scores, latent_scores = scores if latents is not None else (scores, None)
+            scores = nets.critic_train(sequences, labels.repeat(1 + len(fakes)), latents, labels.repeat(2),
+                                       classify=real if classifying else None)
+        if classifying:
+            sequence_scores, latent_scores, logits = scores
+            classification = nn.functional.cross_entropy(logits.float(), labels)
+            loss = loss + classification
+            values["classifier_loss"] = classification.detach()
+            values["classifier_accuracy"] = (logits.argmax(1) == labels).float().mean()
+        else:
+            sequence_scores, latent_scores = scores if latents is not None else (scores, None)
         if fakes:
             real_scores, *fake_scores = sequence_scores.float().chunk(1 + len(fakes))
             gap = real_scores.mean() - torch.stack([s.mean() for s in fake_scores]).mean()
@@ -298,6 +310,13 @@ paper: a skeleton generator must also keep planted feet still, see RESULTS).
             for window in out.get("rollout", ()):
                 sliding = sliding + nets.generator_module.foot_sliding(window.float())
             loss = loss + float(config.foot_contact_weight) * sliding
+        if config.action_classifier_weight:  # the fakes should read as their action (AC-GAN)
+            judged = [out["fake"].float(), *(window.float() for window in out.get("rollout", ()))]
+            with self.autocast():
+                logits = nets.critic_module.classify(torch.cat(judged)).float()
+            fake_classification = nn.functional.cross_entropy(logits, labels.repeat(len(judged)))
+            loss = loss + float(config.action_classifier_weight) * fake_classification
+            values["fake_classification"] = fake_classification.detach()
         adversarial = zero
         fakes = self._judged_fakes(out, real)
         if fakes:

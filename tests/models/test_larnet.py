@@ -353,6 +353,45 @@ def test_the_foot_contact_loss_trains_the_generated_motion_and_is_logged_when_of
         create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, "foot_contact_weight": -1})
 
 
+def test_the_action_classifier_learns_from_real_windows_and_asks_fakes_to_read_as_their_action():
+    labels = torch.tensor([0, 1, 0, 1])
+    pair, dataset = _pair(action_classifier_weight=1.0)
+    values = _loss(pair).accumulate_gradients("critic", _real(dataset), labels, pair.generator.make_latent(range(4), 16))
+    assert values["classifier_loss"] > 0 and 0 <= values["classifier_accuracy"] <= 1
+    assert _touched(_grads(pair.critic), "action_classifier") and _touched(_grads(pair.critic), "action_head")
+    logits = pair.critic.classify(_real(dataset))
+    assert logits.shape == (4, 2)
+    scores, latent_scores, same = pair.critic(_real(dataset), labels, classify=_real(dataset))
+    assert scores.shape == (4,) and latent_scores is None and torch.equal(same, logits)
+    # the generator's side: without it latent supervision never reaches the decoder
+    _, off, grads_off = _generator_step(**_only("latent_supervision"))
+    _, on, grads_on = _generator_step(**_only("latent_supervision"), action_classifier_weight=1.0)
+    assert "fake_classification" not in off and on["fake_classification"] > 0
+    assert not _touched(grads_off, "decoder") and _touched(grads_on, "decoder")
+    assert on["generator_loss"] > off["generator_loss"]
+    # a critic without one says so; a negative weight is refused
+    plain, _ = _pair()
+    assert plain.critic.action_classifier is None and plain.critic.fresh_parameters == ()
+    with pytest.raises(ConfigError, match="no action classifier"):
+        plain.critic.classify(_real(dataset))
+    with pytest.raises(ConfigError, match="action_classifier_weight"):
+        create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, "action_classifier_weight": -1})
+
+
+def test_the_action_classifier_tells_the_actions_apart_after_training_on_real_windows():
+    """Trained alone on a few real-shaped windows of two actions it reaches them all: the
+    classifier can learn what the generator is then asked to match."""
+    pair, dataset = _pair(action_classifier_weight=1.0)
+    real = torch.as_tensor(np.asarray(dataset.features(np.arange(8))), dtype=torch.float32)
+    labels = torch.as_tensor(np.asarray(dataset.labels)[:8])
+    optimiser = torch.optim.Adam(pair.critic.parameters(), lr=3e-3)
+    for _ in range(60):
+        optimiser.zero_grad()
+        values = _loss(pair).accumulate_gradients("critic", real, labels, pair.generator.make_latent(range(8), 16))
+        optimiser.step()
+    assert values["classifier_accuracy"] == 1.0
+
+
 def _metres(generator, features: torch.Tensor) -> torch.Tensor:
     return features * generator.feature_half_range[:, None, :] + generator.feature_centre[:, None, :]
 
@@ -401,12 +440,15 @@ def test_anchors_travel_in_checkpoints_and_a_fine_tune_adds_them_to_an_older_one
         warnings.simplefilter("ignore")
         old = train(model="larnet", run_dir=tmp_path / "old", model_config=small, **common)
         tuned = train(model="larnet", run_dir=tmp_path / "tuned", init_from=old.checkpoint,
-                      model_config={"anchor_poses": 24, "foot_contact_weight": 1.0}, **common)
+                      model_config={"anchor_poses": 24, "foot_contact_weight": 1.0,
+                                    "action_classifier_weight": 0.5}, **common)
     assert load_checkpoint(old.checkpoint).pair.generator.anchor_bank is None
     loaded = load_checkpoint(tuned.checkpoint).pair.generator
     assert loaded.anchor_bank.shape == (24, 3, 17) and loaded.anchor_bank.abs().sum() > 0
     assert loaded.feature_half_range.ne(1).any()  # the normalisation the anchors are matched in
     assert "foot_sliding" in tuned.losses
+    assert {"classifier_loss", "fake_classification"} <= set(tuned.losses)  # the critic gained a classifier
+    assert load_checkpoint(tuned.checkpoint).pair.critic.action_classifier is not None
     with pytest.raises(ConfigError, match="anchor_blend_frames"):
         create_model("larnet", load_skeleton("h36m17"), num_classes=2,
                      **{**SMALL, "anchor_poses": 8, "anchor_blend_frames": 16})
