@@ -2,7 +2,7 @@
 
     python _train_script.py cli ARGS...        the `motiongen` CLI, dataset preparation stubbed
                                                with the synthetic dataset (any existing --data)
-    python _train_script.py ddp RUN_DIR DUMP [larnet]
+    python _train_script.py ddp RUN_DIR DUMP [larnet|larnet-classifier]
                                                train 3 steps through the library (the tiny model, or a
                                                small LARNet); every rank saves its final weights and the
                                                files it wrote to DUMP/rank{r}.pt
@@ -68,9 +68,12 @@ def ddp(run_dir: str, dump: str, model: str = _tiny.TINY) -> None:
         original_write(self, record)
 
     log.JsonlLog.write = log_write
-    if model == "larnet":  # critics, mix and latent supervision under DDP (unused parts allowed)
+    if model.startswith("larnet"):  # critics, mix and latent supervision under DDP (unused parts allowed)
         dataset = _tiny.synthetic_dataset(windows=24, frames=16, actions=("walking", "jumping"))
         options = {"model_config": {"hidden": 8, "width": 8, "latent_dim": 4, "noise_dim": 2, "action_dim": 4}}
+        if model == "larnet-classifier":  # the auxiliary classifier goes through the critic's DDP forward
+            options["model_config"]["action_classifier_weight"] = 0.5
+        model = "larnet"
     else:
         dataset, options = _tiny.synthetic_dataset(), {}
     result = loop.train(model=model, dataset=dataset, run_dir=run_dir, total_steps=3,
