@@ -216,16 +216,17 @@ paper: a skeleton generator must also keep planted feet still, see RESULTS).
         take_fake = torch.rand(real.shape[0], real.shape[2], device=real.device) < float(self.config.mix_probability)
         return mix_frames(real, fake, take_fake)
 
+    @staticmethod
+    def _generated_windows(out: dict) -> list:
+        """The generated clip and the windows rolled out after it (fp32)."""
+        return [out["fake"].float(), *(window.float() for window in out.get("rollout", ()))]
+
     def _judged_fakes(self, out: dict, real: torch.Tensor) -> list:
         """What the sequence critic scores as fake: the generated clip, the windows rolled out
         after it and its mix with ``real``, each when its loss is on."""
-        fake = out["fake"].float()
-        parts = []
-        if self.config.sequence_adversarial:
-            parts.append(fake)
-            parts.extend(window.float() for window in out.get("rollout", ()))
+        parts = self._generated_windows(out) if self.config.sequence_adversarial else []
         if self.config.mix_adversarial:
-            parts.append(self._mix(real, fake))
+            parts.append(self._mix(real, out["fake"].float()))
         return parts
 
     def _critic_phase(self, real, labels, latent, interpolation) -> dict[str, torch.Tensor]:
@@ -304,17 +305,17 @@ paper: a skeleton generator must also keep planted feet still, see RESULTS).
             values["reconstruction_mse"] = reconstruction.detach()
         # Logged even when it is not trained on, like the latent MSE: it shows what the other
         # losses alone do to the feet.
-        sliding = nets.generator_module.foot_sliding(out["fake"].float())
+        windows = self._generated_windows(out)
+        sliding = nets.generator_module.foot_sliding(windows[0])
         values["foot_sliding"] = sliding.detach()
         if config.foot_contact_weight:
-            for window in out.get("rollout", ()):
-                sliding = sliding + nets.generator_module.foot_sliding(window.float())
+            for window in windows[1:]:
+                sliding = sliding + nets.generator_module.foot_sliding(window)
             loss = loss + float(config.foot_contact_weight) * sliding
         if config.action_classifier_weight:  # the fakes should read as their action (AC-GAN)
-            judged = [out["fake"].float(), *(window.float() for window in out.get("rollout", ()))]
             with self.autocast():
-                logits = nets.critic_module.classify(torch.cat(judged)).float()
-            fake_classification = nn.functional.cross_entropy(logits, labels.repeat(len(judged)))
+                logits = nets.critic_module.classify(torch.cat(windows)).float()
+            fake_classification = nn.functional.cross_entropy(logits, labels.repeat(len(windows)))
             loss = loss + float(config.action_classifier_weight) * fake_classification
             values["fake_classification"] = fake_classification.detach()
         adversarial = zero
