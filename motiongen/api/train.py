@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "lr_critic": 2e-4, "betas": [0.5, 0.999], "n_critic": 5, "gp_weight": 10.0, "drift_weight": 0.0,
     "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32", "compile": False,
     "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False, "log_every_steps": 50,
-    "render_every_steps": 1000, "augment": True, "model_config": {}, "recognizer": None, "evaluate_every_steps": 0,
+    "render_every_steps": 1000, "augment": True, "balance_actions": 0.0, "model_config": {}, "recognizer": None, "evaluate_every_steps": 0,
     "init_from": None,
 }
 # Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
@@ -121,6 +121,9 @@ def check_options(options: dict[str, Any]) -> None:
         raise ConfigError(f"--eval-every must be a whole number ≥ 0, got {every}")
     if every and not options["recognizer"]:
         raise ConfigError("--eval-every needs --recognizer (a frozen recogniser: motiongen train recognizer ...)")
+    balance = options["balance_actions"]
+    if isinstance(balance, bool) or not isinstance(balance, (int, float)) or not 0.0 <= balance <= 1.0:
+        raise ConfigError(f"--balance-actions must be a number in [0, 1], got {balance}")
     fps = options["fps"]
     if fps is not None and not (math.isfinite(fps) and 0 < fps < 100_000):
         raise ConfigError(f"--fps must be between 0 and 100000, got {fps}")
@@ -253,7 +256,7 @@ def train_from_options(
             seed=resolved["seed"], snapshot_every_steps=resolved["snapshot_every_steps"],
             keep_snapshots=resolved["keep_snapshots"], log_every_steps=resolved["log_every_steps"],
             render_every_steps=resolved["render_every_steps"], augment=resolved["augment"],
-            resume=resume is not None, init_from=resolved["init_from"], progress=progress,
+            balance_actions=resolved["balance_actions"], resume=resume is not None, init_from=resolved["init_from"], progress=progress,
             evaluate_every_steps=resolved["evaluate_every_steps"],
             evaluator=_evaluator(data, resolved, dataset, world),
             extra_config={"options": stored},

@@ -136,6 +136,7 @@ def train(
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu or cuda (default auto).", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of initialisation, data order, latents and augmentation (default 0).", show_default=False)] = None,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Mirror and rotate real windows (default on).", show_default=False)] = None,
+    balance_actions: Annotated[Optional[float], typer.Option("--balance-actions", help="Draw each action in proportion to its windows^(1 − B): 0 = as the data has them (default), 1 = every action equally often (rare actions repeat their windows).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default runs/MODEL).", show_default=False)] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the run in this folder exactly where it stopped.", show_default=False)] = None,
     init_from: Annotated[Optional[str], typer.Option("--init-from", help="Fine-tune: start a new run from this checkpoint's weights (same model, skeleton and actions; --model-option may switch losses).", show_default=False)] = None,
@@ -173,7 +174,7 @@ def train(
                 labels=None if labels is None else str(labels), holdout_subjects=holdout, batch_size=batch_size,
                 steps=steps, epochs=epochs, lr_generator=lr_generator, lr_critic=lr_critic, n_critic=n_critic,
                 gp_weight=gp_weight, model_config=model_config or None, precision=precision, compile=compile,
-                ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment,
+                ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment, balance_actions=balance_actions,
                 snapshot_every_steps=snapshot_every, keep_snapshots=keep_snapshots, log_every_steps=log_every,
                 render_every_steps=render_every, recognizer=recognizer, evaluate_every_steps=eval_every,
                 init_from=init_from)

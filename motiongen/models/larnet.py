@@ -107,6 +107,7 @@ class LarnetConfig:
     anchor_poses: int = 0  # real training poses kept to restart chained windows from (`anchor_end`); 0 = off
     anchor_blend_frames: int = 8  # frames at a window's end that ease into its anchor pose
     action_classifier_weight: float = 0.0  # auxiliary action classifier (AC-GAN): weight of its loss on fakes
+    classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class (K + 1 outputs)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LarnetConfig":
@@ -132,6 +133,9 @@ class LarnetConfig:
         if not (math.isfinite(float(self.action_classifier_weight)) and float(self.action_classifier_weight) >= 0):
             raise ConfigError(f"larnet action_classifier_weight must be a number ≥ 0, "
                               f"got {self.action_classifier_weight}")
+        if self.classifier_rejects_fakes and not float(self.action_classifier_weight) > 0:
+            raise ConfigError("larnet classifier_rejects_fakes needs the auxiliary classifier: "
+                              "set action_classifier_weight > 0")
         if not 0.0 <= float(self.truncation) <= 1.0:
             raise ConfigError(f"larnet truncation must be in [0, 1], got {self.truncation}")
         for name in ("anchor_poses", "anchor_blend_frames"):
@@ -629,6 +633,14 @@ class LarnetCritic(MotionCritic):
             self.action_classifier = nn.Sequential(_conv(6 * joints, w), _act(), _conv(w, w, 4, 2), _act(),
                                                    _conv(w, w, 4, 2), _act(), _conv(w, w, 4, 2), _act())
             self.action_head = nn.Linear(w, num_classes)
+        # With classifier_rejects_fakes one more output, "generated" (the K + 1 classifier of
+        # Salimans et al. 2016), trained on the generator's clips: trained on real windows alone the
+        # classifier reads the fakes as their action (cross-entropy 0.09 in training) while the
+        # frozen recogniser does not (RESULTS, "Balanced actions") — the generator had found
+        # patterns that satisfy this classifier and no other. Its own column, so a fine-tune from a
+        # checkpoint with the K-way classifier keeps it and starts only this one fresh.
+        self.fake_head = nn.Linear(w, 1) if config.classifier_rejects_fakes and self.action_classifier is not None \
+            else None
 
     @property
     def fresh_parameters(self) -> tuple[str, ...]:
@@ -636,7 +648,8 @@ class LarnetCritic(MotionCritic):
         auxiliary classifier, which learns the actions again within a few hundred critic steps."""
         if self.action_classifier is None:
             return ()
-        return tuple(name for name in self.state_dict() if name.startswith(("action_classifier.", "action_head.")))
+        return tuple(name for name in self.state_dict()
+                     if name.startswith(("action_classifier.", "action_head.", "fake_head.")))
 
     def forward(self, features: torch.Tensor | None, labels: torch.Tensor,
                 latent: torch.Tensor | None = None, latent_labels: torch.Tensor | None = None,
@@ -654,12 +667,16 @@ class LarnetCritic(MotionCritic):
         return sequence if latent is None else (sequence, judged)
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
-        """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length)."""
+        """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with
+        ``classifier_rejects_fakes`` one more column last, the logit of "generated"."""
         if self.action_classifier is None:
             raise ConfigError("this larnet critic has no action classifier (action_classifier_weight is 0)")
         flat = _flatten_joints(features)
         motion = _frame_differences(flat)
-        return self.action_head(self.action_classifier(torch.cat([flat, motion], 1)).mean(-1))
+        pooled = self.action_classifier(torch.cat([flat, motion], 1)).mean(-1)
+        if self.fake_head is None:
+            return self.action_head(pooled)
+        return torch.cat([self.action_head(pooled), self.fake_head(pooled)], 1)
 
     def score_sequence(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         flat = _flatten_joints(features)

@@ -122,6 +122,7 @@ def train(
     evaluate_every_steps: int = 0,  # score the EMA generator with `evaluator` into log.jsonl (0 = never)
     evaluator: Callable[[nn.Module], dict] | None = None,  # generator -> {"eval_fid": …} (rank 0 only)
     augment: bool = True,  # mirror (p = 0.5) and rotate about the up axis each real window
+    balance_actions: float = 0.0,  # draw action a ∝ windows_a^(1 − this): 0 = as the data has them, 1 = evenly
     resume: bool = False,  # continue from run_dir/last.safetensors + last.resume.pt
     init_from: str | Path | None = None,  # fine-tune: start a new run from this checkpoint's weights
     progress: Callable[[TrainProgress], None] | None = None,  # called after each step on rank 0
@@ -133,7 +134,7 @@ def train(
     window_count = len(dataset)
     _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps)
+                   render_every_steps, balance_actions)
     torch_device = resolve_device(device)
     with distributed.joined(torch_device.type) as world:
         if torch_device.type == "cuda" and world.distributed:
@@ -188,7 +189,8 @@ def train(
 
         global_batch = batch_size * world.size
         source = BatchSource(dataset, torch_device, world, augment, seed)
-        state = LoopState(sampler=IndexSampler(window_count, _derive_seed(seed, "order")),
+        state = LoopState(sampler=IndexSampler(window_count, _derive_seed(seed, "order"),
+                                               window_weights(dataset.labels, balance_actions)),
                           label_generator=torch.Generator().manual_seed(_derive_seed(seed, "labels")),
                           noise_generator=torch.Generator().manual_seed(_derive_seed(seed, "interpolation")),
                           latent_base=_derive_seed(seed, "latent") & ((1 << 62) - 1))
@@ -333,7 +335,7 @@ def training_positions(dataset) -> np.ndarray:
 
 def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps) -> None:
+                   render_every_steps, balance_actions=0.0) -> None:
     """Refuse impossible requests before anything is allocated (DESIGN §8)."""
     def whole(name, value, minimum=1):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -354,6 +356,8 @@ def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, b
     for name, value in (("gradient-penalty weight", gp_weight), ("drift weight", drift_weight)):
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"{name} must be ≥ 0, got {value!r}")
+    if not (isinstance(balance_actions, (int, float)) and 0.0 <= balance_actions <= 1.0):
+        raise ConfigError(f"action balance must be a number in [0, 1], got {balance_actions!r}")
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if device not in DEVICES:
@@ -467,16 +471,31 @@ def _initialise_ema_from(path: Path, ema) -> None:
 
 # --- data, latents, phases ---------------------------------------------------------------------------
 
-class IndexSampler:
-    """Window indices in epoch permutations drawn from a seeded CPU generator."""
+def window_weights(labels, balance: float) -> torch.Tensor | None:
+    """Per-window draw weights giving action a the share windows_a^(1 − balance) / Σ (None at 0:
+    plain epochs). Why: on CMU one action holds 38% of the windows and another 1.3%, so a
+    class-conditional generator sees its rare labels too seldom to learn them."""
+    if not balance:
+        return None
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    counts = torch.bincount(labels).to(torch.float64)
+    return counts[labels] ** -float(balance)
 
-    def __init__(self, count: int, seed: int):
+
+class IndexSampler:
+    """Window indices from a seeded CPU generator: epoch permutations, or with ``weights`` draws
+    with replacement in proportion to them."""
+
+    def __init__(self, count: int, seed: int, weights: torch.Tensor | None = None):
         self.count = count
+        self.weights = weights
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(count, generator=self.generator)
         self.cursor = 0
 
     def draw(self, n: int) -> torch.Tensor:
+        if self.weights is not None:
+            return torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
         parts, needed = [], n
         while needed:
             if self.cursor == self.count:
@@ -487,6 +506,13 @@ class IndexSampler:
             self.cursor += take
             needed -= take
         return torch.cat(parts)
+
+    def pick(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` window indices for the generator phase's classes: uniform over windows, or by
+        the same weights as the real windows, so both phases see the actions alike."""
+        if self.weights is None:
+            return torch.randint(self.count, (n,), generator=generator)
+        return torch.multinomial(self.weights, n, replacement=True, generator=generator)
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "order": self.order.clone(), "cursor": self.cursor}
@@ -573,7 +599,7 @@ def _draw(phase: str, state: LoopState, source: BatchSource, generator, global_b
         real, labels = source.real(indices)
         return {"real_features": real, "labels": labels, "latent": latent,
                 "interpolation": interpolation.to(device, non_blocking=True)}
-    picks = torch.randint(len(source.labels), (global_batch,), generator=state.label_generator)
+    picks = state.sampler.pick(global_batch, state.label_generator)
     labels = source.labels[distributed.shard(picks, world)].to(device, non_blocking=True)
     return {"real_features": None, "labels": labels, "latent": latent}
 

@@ -179,7 +179,9 @@ class LarnetLoss:
                + w_foot (slide(x̃) + Σ_k slide(x̃ₖ))                                 (foot_contact_weight > 0)
                + w_cls (CE(C(x̃), a) + Σ_k CE(C(x̃ₖ), a))                       (action_classifier_weight > 0)
     and the critic phase adds CE(C(x), a): C is the critic's auxiliary action classifier (AC-GAN),
-    trained on real windows only, so it cannot learn to accept what the generator makes.
+    trained on real windows only, so it cannot learn to accept what the generator makes; with
+    ``classifier_rejects_fakes`` also CE(C(x̃), K), the extra class "generated", so the fakes must
+    read as their action to a classifier that is looking for fakes.
 
 slide: `LarnetGenerator.foot_sliding`, the feet's excess speed while on the floor (not in the
 paper: a skeleton generator must also keep planted feet still, see RESULTS).
@@ -246,15 +248,24 @@ paper: a skeleton generator must also keep planted feet still, see RESULTS).
         if config.latent_adversarial:
             latents = torch.cat([flatten_latent(out["encoded"]), flatten_latent(out["generated"])]).float()
         classifying = nets.critic_module.action_classifier is not None
+        rejecting = classifying and nets.critic_module.fake_head is not None
+        classified = torch.cat([real, fake]) if rejecting else real
         with self.autocast():
             scores = nets.critic_train(sequences, labels.repeat(1 + len(fakes)), latents, labels.repeat(2),
-                                       classify=real if classifying else None)
+                                       classify=classified if classifying else None)
         if classifying:
             sequence_scores, latent_scores, logits = scores
-            classification = nn.functional.cross_entropy(logits.float(), labels)
+            logits = logits.float()
+            real_logits = logits[:len(real)]
+            classification = nn.functional.cross_entropy(real_logits, labels)
+            if rejecting:  # the generated clips are the extra class, index K
+                fake_logits = logits[len(real):]
+                generated = torch.full_like(labels, fake_logits.shape[1] - 1)
+                classification = classification + nn.functional.cross_entropy(fake_logits, generated)
+                values["classifier_fake_recall"] = (fake_logits.argmax(1) == generated).float().mean()
             loss = loss + classification
             values["classifier_loss"] = classification.detach()
-            values["classifier_accuracy"] = (logits.argmax(1) == labels).float().mean()
+            values["classifier_accuracy"] = (real_logits.argmax(1) == labels).float().mean()
         else:
             sequence_scores, latent_scores = scores if latents is not None else (scores, None)
         if fakes:

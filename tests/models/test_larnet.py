@@ -392,6 +392,37 @@ def test_the_action_classifier_tells_the_actions_apart_after_training_on_real_wi
     assert values["classifier_accuracy"] == 1.0
 
 
+def test_a_classifier_that_rejects_fakes_learns_them_as_one_more_class():
+    labels = torch.tensor([0, 1, 0, 1])
+    pair, dataset = _pair(action_classifier_weight=1.0, classifier_rejects_fakes=True)
+    assert pair.critic.classify(_real(dataset)).shape == (4, 3)  # two actions and "generated"
+    real, latent = _real(dataset), pair.generator.make_latent(range(4), 16)
+    values = _loss(pair).accumulate_gradients("critic", real, labels, latent)
+    assert 0 <= values["classifier_fake_recall"] <= 1 and _touched(_grads(pair.critic), "fake_head")
+    # its critic-phase loss is the real windows' cross-entropy plus the fakes' against class 2
+    with torch.no_grad():
+        fake = pair.generator(latent, labels, real=real, reconstruct=False)["fake"]
+        logits = pair.critic.classify(torch.cat([real, fake]))
+    expected = (torch.nn.functional.cross_entropy(logits[:4], labels)
+                + torch.nn.functional.cross_entropy(logits[4:], torch.full((4,), 2)))
+    assert values["classifier_loss"] == pytest.approx(float(expected), rel=1e-5)
+    # trained a little, it tells the generator's clips from real ones and the actions apart
+    real8 = torch.as_tensor(np.asarray(dataset.features(np.arange(8))), dtype=torch.float32)
+    labels8 = torch.as_tensor(np.asarray(dataset.labels)[:8])
+    optimiser = torch.optim.Adam(pair.critic.parameters(), lr=3e-3)
+    for _ in range(60):
+        optimiser.zero_grad()
+        values = _loss(pair).accumulate_gradients("critic", real8, labels8, pair.generator.make_latent(range(8), 16))
+        optimiser.step()
+    assert values["classifier_accuracy"] == 1.0 and values["classifier_fake_recall"] == 1.0
+    # the generator is still asked for its action, over all three outputs
+    _, on, _ = _generator_step(**_only("latent_supervision"), action_classifier_weight=1.0,
+                               classifier_rejects_fakes=True)
+    assert on["fake_classification"] > 0
+    with pytest.raises(ConfigError, match="classifier_rejects_fakes"):
+        create_model("larnet", load_skeleton("h36m17"), num_classes=2, **{**SMALL, "classifier_rejects_fakes": True})
+
+
 def _metres(generator, features: torch.Tensor) -> torch.Tensor:
     return features * generator.feature_half_range[:, None, :] + generator.feature_centre[:, None, :]
 
@@ -442,6 +473,8 @@ def test_anchors_travel_in_checkpoints_and_a_fine_tune_adds_them_to_an_older_one
         tuned = train(model="larnet", run_dir=tmp_path / "tuned", init_from=old.checkpoint,
                       model_config={"anchor_poses": 24, "foot_contact_weight": 1.0,
                                     "action_classifier_weight": 0.5}, **common)
+        rejecting = train(model="larnet", run_dir=tmp_path / "rejecting", init_from=tuned.checkpoint,
+                          model_config={"classifier_rejects_fakes": True}, **common)
     assert load_checkpoint(old.checkpoint).pair.generator.anchor_bank is None
     loaded = load_checkpoint(tuned.checkpoint).pair.generator
     assert loaded.anchor_bank.shape == (24, 3, 17) and loaded.anchor_bank.abs().sum() > 0
@@ -449,6 +482,10 @@ def test_anchors_travel_in_checkpoints_and_a_fine_tune_adds_them_to_an_older_one
     assert "foot_sliding" in tuned.losses
     assert {"classifier_loss", "fake_classification"} <= set(tuned.losses)  # the critic gained a classifier
     assert load_checkpoint(tuned.checkpoint).pair.critic.action_classifier is not None
+    # a K-way classifier gains its "generated" column and keeps what it had learnt
+    critic_before, critic_after = (load_checkpoint(run.checkpoint).pair.critic for run in (tuned, rejecting))
+    assert critic_after.fake_head is not None and "classifier_fake_recall" in rejecting.losses
+    assert critic_before.fake_head is None
     with pytest.raises(ConfigError, match="anchor_blend_frames"):
         create_model("larnet", load_skeleton("h36m17"), num_classes=2,
                      **{**SMALL, "anchor_poses": 8, "anchor_blend_frames": 16})

@@ -62,6 +62,7 @@ def test_epochs_become_steps(cmu_data_dir):
     (["kinetic-gan", "--data", ".", "--batch-size", "0"], ["--batch-size"]),
     (["kinetic-gan", "--data", ".", "--steps", "5", "--epochs", "1"], ["--steps or --epochs"]),
     (["kinetic-gan", "--data", ".", "--channels", "8,x"], ["--channels"]),
+    (["kinetic-gan", "--data", ".", "--balance-actions", "2"], ["--balance-actions", "[0, 1]"]),
     (["kinetic-gan"], ["--data is required"]),
     (["--resume", "no/such/run"], ["no/such/run", "no checkpoint"]),
 ])

@@ -15,6 +15,7 @@ from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import read_log
+from motiongen.training.loop import IndexSampler, window_weights
 
 LOSS_KEYS = {"critic_loss", "wasserstein_gap", "gradient_penalty", "critic_real", "critic_fake", "generator_loss"}
 KGAN_TINY = {"latent_dim": 8, "w_dim": 8, "mapping_depth": 2, "generator_channels": [8, 4], "critic_channels": [4, 8]}
@@ -55,6 +56,16 @@ def test_resume_is_exact(tmp_path, synthetic, stop_at):
     _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
     assert _losses(tmp_path / "whole" / "log.jsonl") == _losses(tmp_path / "split" / "log.jsonl")
     assert [r["step"] for r in _losses(tmp_path / "split" / "log.jsonl")] == [2, 4, 6, 8]
+
+
+def test_resume_is_exact_with_balanced_actions(tmp_path, synthetic):
+    _run(synthetic, tmp_path / "whole", 6, balance_actions=1.0)
+    _run(synthetic, tmp_path / "split", 3, balance_actions=1.0)
+    _run(synthetic, tmp_path / "split", 6, balance_actions=1.0, resume=True)
+    _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
+    _run(synthetic, tmp_path / "plain", 6)
+    with pytest.raises(AssertionError):  # the balance changed which windows and classes were drawn
+        _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "plain" / "last.safetensors")
 
 
 def test_resume_is_exact_kinetic_gan_on_real_data(tmp_path, cmu_dataset):
@@ -169,6 +180,8 @@ def test_divergence_stops_with_a_clear_error(tmp_path, synthetic, monkeypatch):
     ({"precision": "fp8"}, "precision"),
     ({"device": "tpu"}, "device"),
     ({"lr_generator": 0.0}, "learning rate"),
+    ({"balance_actions": 1.5}, "action balance"),
+    ({"balance_actions": -0.1}, "action balance"),
 ])
 def test_impossible_requests_are_refused_early(tmp_path, synthetic, overrides, message):
     options = {"total_steps": 2, **overrides}
@@ -199,6 +212,26 @@ def test_ema_halflife_and_buffers():
         assert torch.allclose(new, (old + target) / 2)
     assert torch.equal(ema.body[1].running_mean, generator.body[1].running_mean)  # buffers copied
     assert not any(p.requires_grad for p in ema.parameters())
+
+
+@pytest.mark.parametrize("balance, rare_share", [(1.0, 0.5), (0.5, 1 / (1 + 3)), (0.0, 0.1)])
+def test_balanced_draws_give_each_action_its_share(balance, rare_share):
+    labels = torch.tensor([0] * 90 + [1] * 10)  # shares 0.9 / 0.1 in the data; √: 3 : 1
+    sampler = IndexSampler(len(labels), seed=3, weights=window_weights(labels, balance))
+    real = labels[sampler.draw(20_000)].float().mean().item()
+    generated = labels[sampler.pick(20_000, torch.Generator().manual_seed(4))].float().mean().item()
+    assert real == pytest.approx(rare_share, abs=0.015)
+    assert generated == pytest.approx(rare_share, abs=0.015)  # the generator phase's classes alike
+    rare = sampler.draw(20_000)
+    rare = rare[labels[rare] == 1]
+    assert set(rare.tolist()) == set(range(90, 100))  # every window of the rare action is drawn
+
+
+def test_unbalanced_sampler_walks_epoch_permutations():
+    assert window_weights(torch.tensor([0, 0, 1]), 0.0) is None
+    sampler = IndexSampler(7, seed=1)
+    drawn = sampler.draw(14)
+    assert sorted(drawn[:7].tolist()) == list(range(7)) and sorted(drawn[7:].tolist()) == list(range(7))
 
 
 def test_shards_partition_the_global_batch():
