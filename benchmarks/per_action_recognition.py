@@ -1,6 +1,6 @@
 """How often the shipped recogniser reads a generator's samples as the asked action, for every
 action the generator knows (64-frame clips at its default start and truncation, feet planted as
-`sample` plants them, seeds 1000…): accuracy and the most frequent reading. Complements `motiongen evaluate`, whose test set has only the held-out
+`sample` plants them, seeds 1000… unless --first-seed): accuracy and the most frequent reading. Complements `motiongen evaluate`, whose test set has only the held-out
 subjects' actions.
 
     python benchmarks/per_action_recognition.py RUN [--samples 64]
@@ -23,6 +23,8 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--truncation", type=float, default=None, help="default: the model's")
+    parser.add_argument("--first-seed", type=int, default=1000,
+                        help="seeds first…first+samples−1 (pick snapshots on one range, report another)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     checkpoint = load_checkpoint(args.run)
@@ -32,7 +34,7 @@ def main() -> None:
     print(f"{'action':<20} {'accuracy':>9}  most often read as")
     for label, action in enumerate(checkpoint.actions):
         features = generate_features(checkpoint.pair.generator, label, recognizer.frames,
-                                     list(range(1000, 1000 + args.samples)), truncation)
+                                     list(range(args.first_seed, args.first_seed + args.samples)), truncation)
         motions = features_to_motions(features, checkpoint, {}, plant_feet=True)
         positions = np.stack([m.positions for m in motions]).astype(np.float32)
         _, logits = recognizer.embed(positions)
