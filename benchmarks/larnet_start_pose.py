@@ -1,7 +1,8 @@
 """LARNet start-pose study (issue 5): every held-out window gives its first frame as start pose and
 the model makes that window's action from it (64 frames). Prints, as JSON, the first-frame error
 (mm, mean over joints), the first step's joint displacement against real clips', and recogniser
-accuracy, for the given start poses and for each action's mean start pose.
+accuracy, for the given start poses and for the model's default starts (a real grounded pose of
+the action with anchor poses, else the action's mean start pose).
 
     python benchmarks/larnet_start_pose.py RUN [--data ../shared/data/cmu] [--subjects 08,13,16]
 """
@@ -46,7 +47,7 @@ def main() -> None:
                              dtype=torch.float32)
     frames = windows.shape[1]
     report = {}
-    for mode, start in (("given start pose", starts), ("mean start pose", None)):
+    for mode, start in (("given start pose", starts), ("default start pose", None)):
         with torch.no_grad():
             latent = generator.make_latent(list(range(len(windows))), frames)
             features = generator(latent, labels, 1.0, start=start)[:, :, :frames].numpy()

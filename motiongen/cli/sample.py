@@ -26,7 +26,7 @@ def sample(
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples generated at once.")] = 64,
     render: Annotated[Optional[str], typer.Option("--render", help="Also draw the samples side by side: .gif or .mp4 (animation), .png (contact sheet).")] = None,
-    start_pose: Annotated[Optional[str], typer.Option("--start-pose", help="LARNet: start every sample at a frame of this motion file (default: the action's mean start pose).")] = None,
+    start_pose: Annotated[Optional[str], typer.Option("--start-pose", help="LARNet: start every sample at a frame of this motion file (default: a real grounded start pose of the action, picked by the seed; the action's mean start pose for a model without anchor poses).")] = None,
     start_frame: Annotated[int, typer.Option("--start-frame", help="Which frame of --start-pose (negative: from the end; CMU BVH frame 0 is a T-pose).")] = 0,
     plant_feet: Annotated[bool, typer.Option("--plant-feet/--no-plant-feet", help="Move the body so that feet on the floor do not slide (the generator's raw root path with --no-plant-feet).")] = True,
     quiet: QuietOption = False,
