@@ -635,10 +635,10 @@ class LarnetCritic(MotionCritic):
             self.action_head = nn.Linear(w, num_classes)
         # With classifier_rejects_fakes one more output, "generated" (the K + 1 classifier of
         # Salimans et al. 2016), trained on the generator's clips: trained on real windows alone the
-        # classifier reads the fakes as their action (cross-entropy 0.09 in training) while the
-        # frozen recogniser does not (RESULTS, "Balanced actions") — the generator had found
-        # patterns that satisfy this classifier and no other. Its own column, so a fine-tune from a
-        # checkpoint with the K-way classifier keeps it and starts only this one fresh.
+        # classifier read the fakes as their action (cross-entropy about 0.15 in training) while the
+        # frozen recogniser did not (RESULTS, "Stage 5") — the generator had found patterns that
+        # satisfy this classifier and no other. Its own column, so a fine-tune from a checkpoint
+        # with the K-way classifier keeps it and starts only this one fresh.
         self.fake_head = nn.Linear(w, 1) if config.classifier_rejects_fakes and self.action_classifier is not None \
             else None
 
