@@ -23,8 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "lr_critic": 2e-4, "betas": [0.5, 0.999], "n_critic": 5, "gp_weight": 10.0, "drift_weight": 0.0,
     "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32", "compile": False,
     "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False, "log_every_steps": 50,
-    "render_every_steps": 1000, "augment": True, "balance_actions": 0.0, "model_config": {}, "recognizer": None, "evaluate_every_steps": 0,
-    "init_from": None,
+    "render_every_steps": 1000, "augment": True, "balance_actions": 0.0, "model_config": {}, "recognizer": None,
+    "evaluate_every_steps": 0, "init_from": None,
 }
 # Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
 # norms clipped at 100; one phase, so an epoch is one pass of that phase).
@@ -256,7 +256,8 @@ def train_from_options(
             seed=resolved["seed"], snapshot_every_steps=resolved["snapshot_every_steps"],
             keep_snapshots=resolved["keep_snapshots"], log_every_steps=resolved["log_every_steps"],
             render_every_steps=resolved["render_every_steps"], augment=resolved["augment"],
-            balance_actions=resolved["balance_actions"], resume=resume is not None, init_from=resolved["init_from"], progress=progress,
+            balance_actions=resolved["balance_actions"], resume=resume is not None, init_from=resolved["init_from"],
+            progress=progress,
             evaluate_every_steps=resolved["evaluate_every_steps"],
             evaluator=_evaluator(data, resolved, dataset, world),
             extra_config={"options": stored},

@@ -174,7 +174,8 @@ def train(
                 labels=None if labels is None else str(labels), holdout_subjects=holdout, batch_size=batch_size,
                 steps=steps, epochs=epochs, lr_generator=lr_generator, lr_critic=lr_critic, n_critic=n_critic,
                 gp_weight=gp_weight, model_config=model_config or None, precision=precision, compile=compile,
-                ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment, balance_actions=balance_actions,
+                ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment,
+                balance_actions=balance_actions,
                 snapshot_every_steps=snapshot_every, keep_snapshots=keep_snapshots, log_every_steps=log_every,
                 render_every_steps=render_every, recognizer=recognizer, evaluate_every_steps=eval_every,
                 init_from=init_from)

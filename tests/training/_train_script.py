@@ -2,7 +2,7 @@
 
     python _train_script.py cli ARGS...        the `motiongen` CLI, dataset preparation stubbed
                                                with the synthetic dataset (any existing --data)
-    python _train_script.py ddp RUN_DIR DUMP [larnet|larnet-classifier]
+    python _train_script.py ddp RUN_DIR DUMP [larnet|larnet-classifier|larnet-rejecting]
                                                train 3 steps through the library (the tiny model, or a
                                                small LARNet); every rank saves its final weights and the
                                                files it wrote to DUMP/rank{r}.pt
@@ -71,8 +71,11 @@ def ddp(run_dir: str, dump: str, model: str = _tiny.TINY) -> None:
     if model.startswith("larnet"):  # critics, mix and latent supervision under DDP (unused parts allowed)
         dataset = _tiny.synthetic_dataset(windows=24, frames=16, actions=("walking", "jumping"))
         options = {"model_config": {"hidden": 8, "width": 8, "latent_dim": 4, "noise_dim": 2, "action_dim": 4}}
-        if model == "larnet-classifier":  # the auxiliary classifier goes through the critic's DDP forward
+        if model in ("larnet-classifier", "larnet-rejecting"):  # the classifier goes through the critic's DDP forward
             options["model_config"]["action_classifier_weight"] = 0.5
+        if model == "larnet-rejecting":  # its "generated" class, and every rank drawing the same balanced batch
+            options["model_config"]["classifier_rejects_fakes"] = True
+            options["balance_actions"] = 1.0
         model = "larnet"
     else:
         dataset, options = _tiny.synthetic_dataset(), {}
