@@ -495,7 +495,7 @@ class IndexSampler:
 
     def draw(self, n: int) -> torch.Tensor:
         if self.weights is not None:
-            return torch.multinomial(self.weights, n, replacement=True, generator=self.generator)
+            return self.pick(n, self.generator)
         parts, needed = [], n
         while needed:
             if self.cursor == self.count:

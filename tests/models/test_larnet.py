@@ -382,14 +382,19 @@ def test_the_action_classifier_tells_the_actions_apart_after_training_on_real_wi
     """Trained alone on a few real-shaped windows of two actions it reaches them all: the
     classifier can learn what the generator is then asked to match."""
     pair, dataset = _pair(action_classifier_weight=1.0)
+    assert _train_critic_alone(pair, dataset)["classifier_accuracy"] == 1.0
+
+
+def _train_critic_alone(pair, dataset, steps: int = 60) -> dict:
+    """``steps`` critic-phase updates on the first 8 windows (the generator fixed); the last values."""
     real = torch.as_tensor(np.asarray(dataset.features(np.arange(8))), dtype=torch.float32)
     labels = torch.as_tensor(np.asarray(dataset.labels)[:8])
     optimiser = torch.optim.Adam(pair.critic.parameters(), lr=3e-3)
-    for _ in range(60):
+    for _ in range(steps):
         optimiser.zero_grad()
         values = _loss(pair).accumulate_gradients("critic", real, labels, pair.generator.make_latent(range(8), 16))
         optimiser.step()
-    assert values["classifier_accuracy"] == 1.0
+    return values
 
 
 def test_a_classifier_that_rejects_fakes_learns_them_as_one_more_class():
@@ -407,13 +412,7 @@ def test_a_classifier_that_rejects_fakes_learns_them_as_one_more_class():
                 + torch.nn.functional.cross_entropy(logits[4:], torch.full((4,), 2)))
     assert values["classifier_loss"] == pytest.approx(float(expected), rel=1e-5)
     # trained a little, it tells the generator's clips from real ones and the actions apart
-    real8 = torch.as_tensor(np.asarray(dataset.features(np.arange(8))), dtype=torch.float32)
-    labels8 = torch.as_tensor(np.asarray(dataset.labels)[:8])
-    optimiser = torch.optim.Adam(pair.critic.parameters(), lr=3e-3)
-    for _ in range(60):
-        optimiser.zero_grad()
-        values = _loss(pair).accumulate_gradients("critic", real8, labels8, pair.generator.make_latent(range(8), 16))
-        optimiser.step()
+    values = _train_critic_alone(pair, dataset)
     assert values["classifier_accuracy"] == 1.0 and values["classifier_fake_recall"] == 1.0
     # the generator is still asked for its action, over all three outputs
     _, on, _ = _generator_step(**_only("latent_supervision"), action_classifier_weight=1.0,
