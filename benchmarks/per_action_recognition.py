@@ -1,7 +1,8 @@
 """How often the shipped recogniser reads a generator's samples as the asked action, for every
-action the generator knows (64-frame clips at its default start and truncation, feet planted as
-`sample` plants them, seeds 1000… unless --first-seed): accuracy and the most frequent reading. Complements `motiongen evaluate`, whose test set has only the held-out
-subjects' actions.
+action the generator knows (clips of the recogniser's 64 frames at 30 fps, resampled from the
+model's own rate, at its default start and truncation, feet planted as `sample` plants them, seeds
+1000… unless --first-seed): accuracy and the most frequent reading. Complements `motiongen
+evaluate`, whose test set has only the held-out subjects' actions.
 
     python benchmarks/per_action_recognition.py RUN [--samples 64]
 """
@@ -13,7 +14,7 @@ import argparse
 import numpy as np
 import torch
 
-from motiongen.inference.sampling import features_to_motions, generate_features
+from motiongen.api.evaluate import GeneratorSource, generated_positions
 from motiongen.metrics.evaluation import load_recognizer
 from motiongen.training.checkpoint import load_checkpoint
 
@@ -30,13 +31,14 @@ def main() -> None:
     checkpoint = load_checkpoint(args.run)
     truncation = float(checkpoint.config.get("truncation", 1.0)) if args.truncation is None else args.truncation
     recognizer = load_recognizer(None)
+    source = GeneratorSource.from_checkpoint(checkpoint)
+    native = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))  # the window at the model's fps
     scores = []
     print(f"{'action':<20} {'accuracy':>9}  most often read as")
     for label, action in enumerate(checkpoint.actions):
-        features = generate_features(checkpoint.pair.generator, label, recognizer.frames,
-                                     list(range(args.first_seed, args.first_seed + args.samples)), truncation)
-        motions = features_to_motions(features, checkpoint, {}, plant_feet=True)
-        positions = np.stack([m.positions for m in motions]).astype(np.float32)
+        seeds = list(range(args.first_seed, args.first_seed + args.samples))
+        positions = generated_positions(source, [action] * args.samples, native, seeds, truncation, "cpu",
+                                        recognizer.skeleton, recognizer.fps, plant_feet=True)[:, :recognizer.frames]
         _, logits = recognizer.embed(positions)
         read = [recognizer.actions[k] for k in logits.argmax(1)]
         top = max(set(read), key=read.count)

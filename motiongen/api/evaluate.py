@@ -133,7 +133,14 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
         if not same_layout:
             motion = retarget(motion, target_skeleton)
         motions.append(motion.positions)
-    return np.stack(motions).astype(np.float32)
+    motions = np.stack(motions).astype(np.float32)
+    # N frames at f fps last N / f seconds, but resampling keeps the span from the first frame to
+    # the last: 32 frames at 15 fps become 63 at 30 fps, not 64. The last frame is held for the
+    # missing fraction of a source frame, so a fixed-length model still fills the window it covers.
+    covered = int(math.floor(frames * target_fps / source.fps + 1e-9))
+    if motions.shape[1] < covered:
+        motions = np.concatenate([motions, np.repeat(motions[:, -1:], covered - motions.shape[1], axis=1)], axis=1)
+    return motions
 
 
 @dataclass

@@ -112,6 +112,25 @@ def test_as_bvh_scores_the_clip_sample_writes(runs, tmp_path):
     assert report["feet_planted"] is False
 
 
+
+def test_a_clip_at_another_frame_rate_fills_the_time_it_covers(runs):
+    """16 frames at 15 fps last 16/15 s: at 30 fps that is 32 frames, though resampling from the
+    first frame to the last gives 31; the last frame is held for the rest (a fixed-length
+    Kinetic-GAN at 15 fps then fills a 30-fps recogniser's window)."""
+    from motiongen.api.evaluate import GeneratorSource, generated_positions
+    from motiongen.core.motion import Motion
+    from motiongen.core.ops import resample
+    from motiongen.training.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(runs[2])
+    source = GeneratorSource.from_checkpoint(checkpoint)
+    native = generated_positions(source, ["walking"], 16, [5], 1.0, "cpu", checkpoint.skeleton, 15.0)[0]
+    doubled = generated_positions(source, ["walking"], 16, [5], 1.0, "cpu", checkpoint.skeleton, 30.0)[0]
+    assert native.shape[0] == 16 and doubled.shape[0] == 32
+    resampled = resample(Motion(positions=native, skeleton=checkpoint.skeleton, fps=15.0), 30.0).positions
+    np.testing.assert_allclose(doubled[:31], resampled, atol=1e-6)
+    np.testing.assert_array_equal(doubled[31], doubled[30])
+
 def _ok(result):
     assert_ok(result)
     return result.stdout
