@@ -54,6 +54,7 @@ from torch import nn
 from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
+from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,
     GaussianProcessPrior,
@@ -94,13 +95,19 @@ class CSGNConfig:
     critic_channels: tuple[int, ...] = (32, 64, 128, 256, 512)  # critic (and encoder) widths: stem, then one per block
     leaky_slope: float = 0.2  # negative slope of every LeakyReLU
     batch_norm: bool = True  # BatchNorm after each generator conv (no normalisation in the critic)
+    # Not in the paper, off by default: the critic's auxiliary action classifier (AC-GAN, K + 1).
+    action_classifier_weight: float = 0.0  # weight of the fakes' classification in the generator's loss
+    classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
+    classifier_width: int = 128  # channels of the classifier's temporal convolutions
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
         self.critic_channels = tuple(int(c) for c in self.critic_channels)
         self.length_scale_frames = float(self.length_scale_frames)
         self.leaky_slope = float(self.leaky_slope)
-        for name in ("frames", "latent_channels", "class_channels"):
+        for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes):
+            raise ConfigError(f"csgn {problem}")
+        for name in ("frames", "latent_channels", "class_channels", "classifier_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ConfigError(f"csgn {name} must be a positive whole number, got {value!r}")
@@ -353,8 +360,9 @@ def _down_blocks(widths: Sequence[int], pyramid: list[CSGNLevel], slope: float) 
     return nn.ModuleList(blocks)
 
 
-class CSGNCritic(MotionCritic):
-    """``features [B, 3, T, V]`` + ``labels [B]`` → Wasserstein critic scores ``[B]`` (any T ≥ 1)."""
+class CSGNCritic(ActionClassifierMixin, MotionCritic):
+    """``features [B, 3, T, V]`` + ``labels [B]`` → Wasserstein critic scores ``[B]`` (any T ≥ 1);
+    with ``classify`` (feature sequences) also the auxiliary classifier's logits."""
 
     def __init__(self, config: CSGNConfig, pyramid: list[CSGNLevel], num_classes: int):
         super().__init__()
@@ -364,14 +372,17 @@ class CSGNCritic(MotionCritic):
         self.act = _leaky(config.leaky_slope)
         self.blocks = _down_blocks(widths, pyramid, config.leaky_slope)
         self.head = nn.Linear(widths[-1], 1)
+        self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
+                                     config.action_classifier_weight, config.classifier_rejects_fakes)
 
-    def forward(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape
         embedding = self.class_embedding(labels).to(features.dtype)[:, :, None, None].expand(-1, -1, frames, joints)
         x = self.act(self.stem(torch.cat([features, embedding], dim=1)))
         for block in self.blocks:
             x = block(x)
-        return self.head(x.mean(dim=(2, 3))).squeeze(1)
+        scores = self.head(x.mean(dim=(2, 3))).squeeze(1)
+        return scores if classify is None else (scores, self.classify(classify))
 
 
 class CSGNEncoder(nn.Module):

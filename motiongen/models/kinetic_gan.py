@@ -42,6 +42,7 @@ from torch import nn
 from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, seeded_normal
+from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
 
@@ -75,6 +76,10 @@ class KineticGANConfig:
     batch_norm: bool = True  # batch norm in generator blocks without spatial upsampling (never in the critic)
     edge_importance: bool = True  # learn a per-partition edge-importance mask M (ones at start)
     truncation: float = 0.95  # default ψ when sampling with the truncation trick on W (1 = none)
+    # Not in the paper, off by default: the critic's auxiliary action classifier (AC-GAN, K + 1).
+    action_classifier_weight: float = 0.0  # weight of the fakes' classification in the generator's loss
+    classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
+    classifier_width: int = 128  # channels of the classifier's temporal convolutions
 
     def __post_init__(self):
         self.generator_channels = tuple(int(c) for c in self.generator_channels)
@@ -96,6 +101,9 @@ class KineticGANConfig:
             problems.append(f"leaky_slope must be ≥ 0, got {self.leaky_slope}")
         if not 0.0 <= self.truncation <= 1.0:
             problems.append(f"truncation must be in [0, 1], got {self.truncation}")
+        problems += classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes)
+        if self.classifier_width < 1:
+            problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
         if problems:
             raise ConfigError("kinetic-gan config: " + "; ".join(problems))
 
@@ -322,7 +330,7 @@ class CriticBlock(nn.Module):
         return F.leaky_relu(y, self.slope)
 
 
-class KineticGANCritic(MotionCritic):
+class KineticGANCritic(ActionClassifierMixin, MotionCritic):
     def __init__(self, config: KineticGANConfig, skeleton: Skeleton, num_classes: int):
         super().__init__()
         self.config = config
@@ -332,15 +340,19 @@ class KineticGANCritic(MotionCritic):
         plans = critic_plan(config, pyramid, COORDINATES + embedding_dim)
         self.blocks = nn.ModuleList(CriticBlock(plan, pyramid, config) for plan in plans)
         self.score = nn.Linear(plans[-1].out_channels, 1)
+        self._init_action_classifier(len(skeleton.parents), config.classifier_width, num_classes,
+                                     config.action_classifier_weight, config.classifier_rejects_fakes)
 
-    def forward(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """``features [B, 3, T, V]``, ``labels [B]`` → scores ``[B]``."""
+    def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
+        """``features [B, 3, T, V]``, ``labels [B]`` → scores ``[B]``; with ``classify`` (feature
+        sequences) also the action classifier's logits, ``(scores, logits)``."""
         batch, _, frames, vertices = features.shape
         classes = self.class_embedding(labels).to(features.dtype)[:, :, None, None]
         x = torch.cat([features, classes.expand(batch, classes.shape[1], frames, vertices)], dim=1)
         for block in self.blocks:
             x = block(x)
-        return self.score(x.mean(dim=(2, 3))).squeeze(1)
+        scores = self.score(x.mean(dim=(2, 3))).squeeze(1)
+        return scores if classify is None else (scores, self.classify(classify))
 
 
 # --- registry entry -----------------------------------------------------------------------------

@@ -58,6 +58,8 @@ from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.inference.footplant import HEIGHT_M as CONTACT_HEIGHT_M
 from motiongen.models.action_text import DIMENSION as TEXT_DIMENSION
+from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, leaky, unflatten_joints
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 
 __all__ = ["LarnetConfig", "LarnetGenerator", "LarnetCritic", "build", "gated_scan", "mix_frames"]
@@ -130,12 +132,8 @@ class LarnetConfig:
             raise ConfigError(f"larnet mix_probability must be in (0, 1), got {self.mix_probability}")
         if not (math.isfinite(float(self.foot_contact_weight)) and float(self.foot_contact_weight) >= 0):
             raise ConfigError(f"larnet foot_contact_weight must be a number ≥ 0, got {self.foot_contact_weight}")
-        if not (math.isfinite(float(self.action_classifier_weight)) and float(self.action_classifier_weight) >= 0):
-            raise ConfigError(f"larnet action_classifier_weight must be a number ≥ 0, "
-                              f"got {self.action_classifier_weight}")
-        if self.classifier_rejects_fakes and not float(self.action_classifier_weight) > 0:
-            raise ConfigError("larnet classifier_rejects_fakes needs the auxiliary classifier: "
-                              "set action_classifier_weight > 0")
+        for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes):
+            raise ConfigError(f"larnet {problem}")
         if not 0.0 <= float(self.truncation) <= 1.0:
             raise ConfigError(f"larnet truncation must be in [0, 1], got {self.truncation}")
         for name in ("anchor_poses", "anchor_blend_frames"):
@@ -200,48 +198,21 @@ def _upsample(x: torch.Tensor, steps: int) -> torch.Tensor:
     return x.repeat_interleave(steps // x.shape[-1], dim=-1)
 
 
-def _conv(channels_in: int, channels_out: int, kernel: int = 3, stride: int = 1) -> nn.Conv1d:
-    padding = (kernel - stride + 1) // 2 if stride > 1 else kernel // 2
-    return nn.Conv1d(channels_in, channels_out, kernel, stride=stride, padding=padding,
-                     padding_mode="zeros" if stride > 1 else "replicate")
-
-
-def _act() -> nn.Module:
-    return nn.LeakyReLU(0.2)
-
-
 class MotionEncoder(nn.Module):
     """E: features ``[B, 3, T, V]`` → (ê₁ ``[B, D, T/16]``, ê₂ ``[B, D, T/4]``)."""
 
     def __init__(self, joints: int, width: int, latent: int):
         super().__init__()
-        self.to_fine = nn.Sequential(_conv(3 * joints, width), _act(), _conv(width, width, 4, 2), _act(),
-                                     _conv(width, width, 4, 2), _act())
-        self.to_coarse = nn.Sequential(_conv(width, width, 4, 2), _act(), _conv(width, width, 4, 2), _act())
+        self.to_fine = nn.Sequential(conv1d(3 * joints, width), leaky(), conv1d(width, width, 4, 2), leaky(),
+                                     conv1d(width, width, 4, 2), leaky())
+        self.to_coarse = nn.Sequential(conv1d(width, width, 4, 2), leaky(), conv1d(width, width, 4, 2), leaky())
         self.fine_head = nn.Conv1d(width, latent, 1)
         self.coarse_head = nn.Conv1d(width, latent, 1)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        fine = self.to_fine(_flatten_joints(features))
+        fine = self.to_fine(flatten_joints(features))
         coarse = self.to_coarse(fine)
         return torch.tanh(self.coarse_head(coarse)), torch.tanh(self.fine_head(fine))
-
-
-def _flatten_joints(features: torch.Tensor) -> torch.Tensor:
-    """``[B, 3, T, V]`` → ``[B, 3V, T]`` (channel = 3·joint + axis)."""
-    return features.permute(0, 3, 1, 2).flatten(1, 2)
-
-
-def _frame_differences(flat: torch.Tensor) -> torch.Tensor:
-    """Each frame's change to the next ``[B, C, T]`` (zero after the last): what the critics see
-    of motion beside the poses."""
-    return torch.cat([flat[..., 1:] - flat[..., :-1], torch.zeros_like(flat[..., :1])], -1)
-
-
-def _unflatten_joints(flat: torch.Tensor, joints: int) -> torch.Tensor:
-    """The inverse of `_flatten_joints`."""
-    batch, _, frames = flat.shape
-    return flat.view(batch, joints, 3, frames).permute(0, 2, 3, 1)
 
 
 class MotionGeneratorNet(nn.Module):
@@ -252,8 +223,8 @@ class MotionGeneratorNet(nn.Module):
         a, p, z, d, w = (int(config.action_dim), int(config.position_dim), int(config.noise_dim),
                          int(config.latent_dim), int(config.width))
         self.position_dim = p
-        self.coarse = nn.Sequential(_conv(a + p + z, w), _act(), _conv(w, w), _act(), nn.Conv1d(w, d, 1))
-        self.fine = nn.Sequential(_conv(a + p + z + d, w), _act(), _conv(w, w), _act(), nn.Conv1d(w, d, 1))
+        self.coarse = nn.Sequential(conv1d(a + p + z, w), leaky(), conv1d(w, w), leaky(), nn.Conv1d(w, d, 1))
+        self.fine = nn.Sequential(conv1d(a + p + z + d, w), leaky(), conv1d(w, w), leaky(), nn.Conv1d(w, d, 1))
 
     def forward(self, action: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``noise [B, 2Z, n₃]``: the first Z channels at every 4th step drive e₁, the rest e₂."""
@@ -324,9 +295,9 @@ class Decoder(nn.Module):
 
     def __init__(self, hidden: int, width: int, joints: int):
         super().__init__()
-        self.stem = nn.Sequential(_conv(hidden, width), _act())
-        self.up1 = nn.Sequential(_conv(width, width), _act())
-        self.up2 = nn.Sequential(_conv(width, width), _act())
+        self.stem = nn.Sequential(conv1d(hidden, width), leaky())
+        self.up1 = nn.Sequential(conv1d(width, width), leaky())
+        self.up2 = nn.Sequential(conv1d(width, width), leaky())
         self.head = nn.Conv1d(width, 3 * joints, 1)
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
@@ -372,10 +343,10 @@ class LarnetGenerator(MotionGenerator):
         self.register_buffer("anchor_labels", torch.zeros(int(config.anchor_poses), dtype=torch.long)
                              if anchoring else None)
         self.anchoring = anchoring  # sampling restarts windows from anchors (switch off to compare)
-        self.action = nn.Sequential(nn.Linear(TEXT_DIMENSION, int(config.action_dim)), _act())
+        self.action = nn.Sequential(nn.Linear(TEXT_DIMENSION, int(config.action_dim)), leaky())
         self.encoder = MotionEncoder(joints, w, int(config.latent_dim))
         self.motion_generator = MotionGeneratorNet(config)
-        self.start_encoder = nn.Sequential(nn.Linear(3 * joints, w), _act(), nn.Linear(w, w), _act())
+        self.start_encoder = nn.Sequential(nn.Linear(3 * joints, w), leaky(), nn.Linear(w, w), leaky())
         self.integrator = HierarchicalIntegrator(config)
         self.decoder = Decoder(int(config.hidden), w, joints)
 
@@ -502,7 +473,7 @@ class LarnetGenerator(MotionGenerator):
         horizontal velocity)."""
         pose = start * self.pose_mask
         code = self.start_encoder(pose.flatten(1))
-        offsets = _unflatten_joints(self.decoder(self.integrator(latent, code)), self.joints)  # [B, 3, T, V]
+        offsets = unflatten_joints(self.decoder(self.integrator(latent, code)), self.joints)  # [B, 3, T, V]
         offsets = offsets - offsets[:, :, :1] * self.pose_mask[:, None, :]
         clip = pose[:, :, None, :] + offsets
         return self._planted(clip) if self.config.planted_root else clip
@@ -597,7 +568,7 @@ class LarnetGenerator(MotionGenerator):
 
 # --- the critics ---------------------------------------------------------------------------------
 
-class LarnetCritic(MotionCritic):
+class LarnetCritic(ActionClassifierMixin, MotionCritic):
     """Sequence critic (features and frame differences, any length) and latent critic, each with
     the class as input channels (a learned embedding), no normalisation, mean over time → score."""
 
@@ -607,8 +578,8 @@ class LarnetCritic(MotionCritic):
         super().__init__()
         a, d, w = int(config.action_dim), int(config.latent_dim), int(config.width)
         self.sequence_class = nn.Embedding(num_classes, a)
-        self.sequence = nn.Sequential(_conv(6 * joints + a, w), _act(), _conv(w, w, 4, 2), _act(),
-                                      _conv(w, w, 4, 2), _act(), _conv(w, w, 4, 2), _act())
+        self.sequence = nn.Sequential(conv1d(6 * joints + a, w), leaky(), conv1d(w, w, 4, 2), leaky(),
+                                      conv1d(w, w, 4, 2), leaky(), conv1d(w, w, 4, 2), leaky())
         self.sequence_head = nn.Linear(w, 1)
         # Frame differences are ~50× smaller than the poses in normalised units; the gradient
         # penalty bounds the critic's slope on its input, so unscaled it can barely tell a near-
@@ -620,36 +591,13 @@ class LarnetCritic(MotionCritic):
         self.latent_critic = None
         if config.latent_adversarial:
             self.latent_class = nn.Embedding(num_classes, a)
-            self.latent_critic = nn.Sequential(_conv(2 * d + a, w), _act(), _conv(w, w, 4, 2), _act(),
-                                               _conv(w, w), _act())
+            self.latent_critic = nn.Sequential(conv1d(2 * d + a, w), leaky(), conv1d(w, w, 4, 2), leaky(),
+                                               conv1d(w, w), leaky())
             self.latent_head = nn.Linear(w, 1)
-        # The auxiliary action classifier of an AC-GAN (Odena et al. 2017; with WGAN-GP as in
-        # Gulrajani et al. 2017), not in LARNet: a conditional critic only asks whether a clip is a
-        # real clip *of its label*, and on the CPU runs most actions came out as one of four
-        # (RESULTS, "Shipped defaults"). It sees no label, learns the actions from real windows in
-        # the critic's steps, and the generator is asked to make fakes it reads as their action.
-        self.action_classifier = None
-        if float(config.action_classifier_weight) > 0:
-            self.action_classifier = nn.Sequential(_conv(6 * joints, w), _act(), _conv(w, w, 4, 2), _act(),
-                                                   _conv(w, w, 4, 2), _act(), _conv(w, w, 4, 2), _act())
-            self.action_head = nn.Linear(w, num_classes)
-        # With classifier_rejects_fakes one more output, "generated" (the K + 1 classifier of
-        # Salimans et al. 2016), trained on the generator's clips: trained on real windows alone the
-        # classifier read the fakes as their action (cross-entropy about 0.15 in training) while the
-        # frozen recogniser did not (RESULTS, "Stage 5") — the generator had found patterns that
-        # satisfy this classifier and no other. Its own column, so a fine-tune from a checkpoint
-        # with the K-way classifier keeps it and starts only this one fresh.
-        self.fake_head = nn.Linear(w, 1) if config.classifier_rejects_fakes and self.action_classifier is not None \
-            else None
-
-    @property
-    def fresh_parameters(self) -> tuple[str, ...]:
-        """Parameters that a fine-tune from a checkpoint without them starts untrained: the
-        auxiliary classifier, which learns the actions again within a few hundred critic steps."""
-        if self.action_classifier is None:
-            return ()
-        return tuple(name for name in self.state_dict()
-                     if name.startswith(("action_classifier.", "action_head.", "fake_head.")))
+        # Not in LARNet: the auxiliary action classifier (`motiongen.nn.action_classifier`). On the
+        # CPU runs most actions came out as one of four without it (RESULTS, "Shipped defaults").
+        self._init_action_classifier(joints, w, num_classes, config.action_classifier_weight,
+                                     config.classifier_rejects_fakes)
 
     def forward(self, features: torch.Tensor | None, labels: torch.Tensor,
                 latent: torch.Tensor | None = None, latent_labels: torch.Tensor | None = None,
@@ -666,21 +614,9 @@ class LarnetCritic(MotionCritic):
             return sequence, judged, self.classify(classify)
         return sequence if latent is None else (sequence, judged)
 
-    def classify(self, features: torch.Tensor) -> torch.Tensor:
-        """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with
-        ``classifier_rejects_fakes`` one more column last, the logit of "generated"."""
-        if self.action_classifier is None:
-            raise ConfigError("this larnet critic has no action classifier (action_classifier_weight is 0)")
-        flat = _flatten_joints(features)
-        motion = _frame_differences(flat)
-        pooled = self.action_classifier(torch.cat([flat, motion], 1)).mean(-1)
-        if self.fake_head is None:
-            return self.action_head(pooled)
-        return torch.cat([self.action_head(pooled), self.fake_head(pooled)], 1)
-
     def score_sequence(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        flat = _flatten_joints(features)
-        motion = _frame_differences(flat)
+        flat = flatten_joints(features)
+        motion = frame_differences(flat)
         if self.motion_scale is not None:
             motion = motion * self.motion_scale[:, None]
         label = self.sequence_class(labels)[:, :, None].expand(-1, -1, flat.shape[-1])
@@ -699,7 +635,7 @@ class LarnetCritic(MotionCritic):
         for start in range(0, len(positions), 1024):  # chunks: the windows may be many
             chunk = torch.as_tensor(to_channels_first(normalization.normalize(to_features(
                 np.asarray(positions[start:start + 1024], dtype=np.float64)))))
-            change = _flatten_joints(chunk[:, :, 1:] - chunk[:, :, :-1])  # [n, 3V, T-1]
+            change = flatten_joints(chunk[:, :, 1:] - chunk[:, :, :-1])  # [n, 3V, T-1]
             sums = sums + change.sum(dim=(0, 2))
             squares = squares + change.square().sum(dim=(0, 2))
             count += change.shape[0] * change.shape[2]

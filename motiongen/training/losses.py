@@ -7,6 +7,11 @@ Critic phase (eq. 3):
 generator phase:
     L_G = −E[D(G(z))].
 
+With an auxiliary action classifier C in the critic (`motiongen.nn.action_classifier`; config
+``action_classifier_weight`` w > 0, our addition, off by default) the critic phase adds CE(C(x), c)
+(and CE(C(G(z)), K), the class "generated", with ``classifier_rejects_fakes``) and the generator
+phase adds w · CE(C(G(z)), c).
+
 The drift term is Karras et al.'s (ProGAN, ICLR 2018, §A.1), off by default. The loop calls
 `WganGpLoss.accumulate_gradients(phase, ...)` once per phase; the GAN maths stays here
 (StyleGAN2-ADA's ``loss.py`` shape). Under bf16 autocast the real/fake scores run in bf16 while
@@ -22,6 +27,8 @@ from typing import Callable
 
 import torch
 from torch import nn
+
+from motiongen.nn.action_classifier import classifier_critic_loss, classifier_generator_loss
 
 PHASES = ("critic", "generator")
 
@@ -49,6 +56,8 @@ class WganGpLoss:
         self.gp_weight = float(gp_weight)  # λ of the gradient penalty
         self.drift_weight = float(drift_weight)  # ε_drift on E[D(x)²] (ProGAN), 0 = off
         self.autocast = autocast
+        config = getattr(networks.generator_module, "config", None)  # a bare test network may have none
+        self.classifier_weight = float(getattr(config, "action_classifier_weight", 0.0))
 
     # --- one phase ----------------------------------------------------------------------------
     def accumulate_gradients(self, phase: str, real_features: torch.Tensor | None, labels: torch.Tensor,
@@ -70,11 +79,20 @@ class WganGpLoss:
         with torch.no_grad(), self.autocast():
             fake = nets.generator_plain(latent, labels)
         fake = fake.float()
+        both = torch.cat([real, fake])
+        values = {}
         with self.autocast():
-            scores = nets.critic_train(torch.cat([real, fake]), torch.cat([labels, labels])).float()
-        real_scores, fake_scores = scores.chunk(2)
+            if self.classifier_weight:  # one call, so a DDP wrapper sees the classifier too
+                classified = both if nets.critic_module.rejects_fakes else real
+                scores, logits = nets.critic_train(both, torch.cat([labels, labels]), classify=classified)
+            else:
+                scores = nets.critic_train(both, torch.cat([labels, labels]))
+        real_scores, fake_scores = scores.float().chunk(2)
         gap = real_scores.mean() - fake_scores.mean()  # the Wasserstein estimate
         loss = -gap
+        if self.classifier_weight:
+            classification, values = classifier_critic_loss(logits, labels)
+            loss = loss + classification
         if self.drift_weight:
             loss = loss + self.drift_weight * real_scores.square().mean()
         penalty = torch.zeros((), device=real.device)
@@ -83,7 +101,7 @@ class WganGpLoss:
             loss = loss + self.gp_weight * penalty
         loss.backward()
         return {"critic_loss": loss.detach(), "wasserstein_gap": gap.detach(), "gradient_penalty": penalty.detach(),
-                "critic_real": real_scores.mean().detach(), "critic_fake": fake_scores.mean().detach()}
+                "critic_real": real_scores.mean().detach(), "critic_fake": fake_scores.mean().detach(), **values}
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor,
                          interpolation: torch.Tensor | None = None) -> torch.Tensor:
@@ -96,8 +114,13 @@ class WganGpLoss:
             fake = nets.generator_train(latent, labels)
             scores = nets.critic_plain(fake, labels).float()
         loss = -scores.mean()
+        values = {}
+        if self.classifier_weight:  # the fakes should read as their action (AC-GAN)
+            classification = classifier_generator_loss(nets.critic_module, fake.float(), labels, self.autocast)
+            loss = loss + self.classifier_weight * classification
+            values["fake_classification"] = classification.detach()
         loss.backward()
-        return {"generator_loss": loss.detach()}
+        return {"generator_loss": loss.detach(), **values}
 
 
 class VaeLoss:
@@ -248,24 +271,15 @@ paper: a skeleton generator must also keep planted feet still, see RESULTS).
         if config.latent_adversarial:
             latents = torch.cat([flatten_latent(out["encoded"]), flatten_latent(out["generated"])]).float()
         classifying = nets.critic_module.action_classifier is not None
-        rejecting = classifying and nets.critic_module.fake_head is not None
-        classified = torch.cat([real, fake]) if rejecting else real
+        classified = torch.cat([real, fake]) if classifying and nets.critic_module.rejects_fakes else real
         with self.autocast():
             scores = nets.critic_train(sequences, labels.repeat(1 + len(fakes)), latents, labels.repeat(2),
                                        classify=classified if classifying else None)
         if classifying:
             sequence_scores, latent_scores, logits = scores
-            logits = logits.float()
-            real_logits = logits[:len(real)]
-            classification = nn.functional.cross_entropy(real_logits, labels)
-            if rejecting:  # the generated clips are the extra class, index K
-                fake_logits = logits[len(real):]
-                generated = torch.full_like(labels, fake_logits.shape[1] - 1)
-                classification = classification + nn.functional.cross_entropy(fake_logits, generated)
-                values["classifier_fake_recall"] = (fake_logits.argmax(1) == generated).float().mean()
+            classification, classified_values = classifier_critic_loss(logits, labels)
             loss = loss + classification
-            values["classifier_loss"] = classification.detach()
-            values["classifier_accuracy"] = (real_logits.argmax(1) == labels).float().mean()
+            values.update(classified_values)
         else:
             sequence_scores, latent_scores = scores if latents is not None else (scores, None)
         if fakes:
@@ -324,9 +338,8 @@ paper: a skeleton generator must also keep planted feet still, see RESULTS).
                 sliding = sliding + nets.generator_module.foot_sliding(window)
             loss = loss + float(config.foot_contact_weight) * sliding
         if config.action_classifier_weight:  # the fakes should read as their action (AC-GAN)
-            with self.autocast():
-                logits = nets.critic_module.classify(torch.cat(windows)).float()
-            fake_classification = nn.functional.cross_entropy(logits, labels.repeat(len(windows)))
+            fake_classification = classifier_generator_loss(nets.critic_module, torch.cat(windows), labels,
+                                                            self.autocast)
             loss = loss + float(config.action_classifier_weight) * fake_classification
             values["fake_classification"] = fake_classification.detach()
         adversarial = zero

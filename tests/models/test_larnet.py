@@ -302,9 +302,9 @@ def test_the_sequence_critic_sees_frame_changes_in_units_of_their_spread():
     pair, dataset = _pair(critic_motion_scale=True)
     pair.critic.fit_data(np.asarray(dataset.windows), normalization=dataset.normalization)
     features = torch.as_tensor(np.asarray(dataset.features()), dtype=torch.float32)
-    from motiongen.models.larnet import _flatten_joints
+    from motiongen.nn.sequence import flatten_joints
 
-    change = _flatten_joints(features[:, :, 1:] - features[:, :, :-1]) * pair.critic.motion_scale[:, None]
+    change = flatten_joints(features[:, :, 1:] - features[:, :, :-1]) * pair.critic.motion_scale[:, None]
     moving = pair.critic.motion_scale < 1e4 - 1  # channels that change at all
     spread = change.transpose(0, 1).flatten(1).std(1)
     np.testing.assert_allclose(spread[moving].numpy(), 1.0, rtol=0.05)

@@ -2,9 +2,10 @@
 
     python _train_script.py cli ARGS...        the `motiongen` CLI, dataset preparation stubbed
                                                with the synthetic dataset (any existing --data)
-    python _train_script.py ddp RUN_DIR DUMP [larnet|larnet-classifier|larnet-rejecting]
+    python _train_script.py ddp RUN_DIR DUMP [larnet|larnet-classifier|larnet-rejecting|
+                                               kinetic-gan-rejecting|csgn-rejecting]
                                                train 3 steps through the library (the tiny model, or a
-                                               small LARNet); every rank saves its final weights and the
+                                               small LARNet or GAN); every rank saves its final weights and the
                                                files it wrote to DUMP/rank{r}.pt
 """
 
@@ -77,6 +78,14 @@ def ddp(run_dir: str, dump: str, model: str = _tiny.TINY) -> None:
             options["model_config"]["classifier_rejects_fakes"] = True
             options["balance_actions"] = 1.0
         model = "larnet"
+    elif model in ("kinetic-gan-rejecting", "csgn-rejecting"):  # the GANs' classifier through the DDP critic
+        dataset = _tiny.synthetic_dataset(windows=24, frames=16, actions=("walking", "jumping"))
+        model = model.removesuffix("-rejecting")
+        small = ({"latent_dim": 8, "w_dim": 8, "mapping_depth": 2, "generator_channels": [8, 4],
+                  "critic_channels": [4, 8]} if model == "kinetic-gan" else
+                 {"latent_channels": 4, "class_channels": 4, "channels": [8] * 6, "critic_channels": [8] * 6})
+        options = {"balance_actions": 1.0, "model_config": {**small, "action_classifier_weight": 1.0,
+                                                            "classifier_rejects_fakes": True, "classifier_width": 8}}
     else:
         dataset, options = _tiny.synthetic_dataset(), {}
     result = loop.train(model=model, dataset=dataset, run_dir=run_dir, total_steps=3,

@@ -30,7 +30,8 @@ def _launch(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.mark.parametrize("model", ["tiny", "larnet", "larnet-classifier", "larnet-rejecting"])
+@pytest.mark.parametrize("model", ["tiny", "larnet", "larnet-classifier", "larnet-rejecting", "kinetic-gan-rejecting",
+                                   "csgn-rejecting"])
 def test_two_processes_keep_equal_weights_and_only_rank_0_writes(tmp_path, model):
     run_dir, dump = tmp_path / "run", tmp_path / "dump"
     dump.mkdir()

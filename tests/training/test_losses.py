@@ -1,14 +1,18 @@
 """WGAN-GP maths (Gulrajani et al. 2017): the penalty against a closed form, each phase's gradients,
-and the critic phase under bf16 autocast with the penalty kept in fp32."""
+the critic phase under bf16 autocast with the penalty kept in fp32, and the auxiliary action
+classifier's terms in both phases."""
 
 from __future__ import annotations
 
 import contextlib
+import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
+from motiongen.nn.action_classifier import ActionClassifierMixin
 from motiongen.training.losses import Networks, WganGpLoss
 
 
@@ -106,3 +110,58 @@ def test_unknown_phase():
     loss = _loss(LinearCritic(2), ShiftGenerator((2,)), autocast=contextlib.nullcontext)
     with pytest.raises(ValueError, match="unknown phase"):
         loss.accumulate_gradients("regulariser", None, torch.zeros(1), torch.zeros(1, 2))
+
+
+class ClassifyingCritic(ActionClassifierMixin, LinearCritic):
+    """The linear critic with the auxiliary action classifier, on ``[B, 3, T, V]`` features."""
+
+    def __init__(self, shape, classes: int, rejects_fakes: bool):
+        super().__init__(math.prod(shape))
+        self._init_action_classifier(shape[2], 8, classes, 1.0, rejects_fakes)
+
+    def forward(self, features, labels, classify=None):
+        scores = super().forward(features, labels)
+        return scores if classify is None else (scores, self.classify(classify))
+
+
+def _classifying(rejects_fakes: bool, weight: float = 0.5):
+    torch.manual_seed(0)
+    shape = (3, 16, 4)
+    critic, generator = ClassifyingCritic(shape, 3, rejects_fakes), ShiftGenerator(shape)
+    generator.config = SimpleNamespace(action_classifier_weight=weight)
+    real, latent = torch.randn(6, *shape), torch.randn(6, *shape)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    return critic, generator, _loss(critic, generator, gp_weight=10.0), real, latent, labels
+
+
+@pytest.mark.parametrize("rejects_fakes", [False, True])
+def test_the_critic_phase_adds_the_auxiliary_classifiers_cross_entropy(rejects_fakes):
+    critic, generator, loss, real, latent, labels = _classifying(rejects_fakes)
+    values = loss.accumulate_gradients("critic", real, labels, latent, interpolation=torch.rand(6))
+    with torch.no_grad():
+        expected = nn.functional.cross_entropy(critic.classify(real), labels)
+        if rejects_fakes:  # the fakes are class K, "generated"
+            expected = expected + nn.functional.cross_entropy(critic.classify(latent), torch.full((6,), 3))
+    assert critic.classify(real).shape == (6, 4 if rejects_fakes else 3)
+    assert values["classifier_loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    gap, penalty = values["wasserstein_gap"].item(), values["gradient_penalty"].item()
+    assert values["critic_loss"].item() == pytest.approx(-gap + 10 * penalty + expected.item(), rel=1e-5)
+    assert ("classifier_fake_recall" in values) == rejects_fakes
+    assert critic.action_head.weight.grad.abs().sum() > 0 and generator.offset.grad is None
+    if rejects_fakes:
+        assert critic.fake_head.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("rejects_fakes", [False, True])
+def test_the_generator_phase_asks_its_fakes_to_read_as_their_action(rejects_fakes):
+    critic, generator, loss, _, latent, labels = _classifying(rejects_fakes, weight=0.5)
+    critic.requires_grad_(False)
+    values = loss.accumulate_gradients("generator", None, labels, latent)
+    with torch.no_grad():
+        classification = nn.functional.cross_entropy(critic.classify(latent), labels)  # over K (+ 1) outputs
+        adversarial = -critic(latent, labels).mean()
+    assert values["fake_classification"].item() == pytest.approx(classification.item(), rel=1e-5)
+    assert values["generator_loss"].item() == pytest.approx((adversarial + 0.5 * classification).item(), rel=1e-5)
+    # The classifier's gradient reaches the generator beside the critic's −w.
+    plain_gradient = -critic.linear.weight[0].view(generator.offset.shape)
+    assert not torch.allclose(generator.offset.grad, plain_gradient, atol=1e-4)

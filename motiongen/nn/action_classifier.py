@@ -1,0 +1,110 @@
+"""The critics' auxiliary action classifier (AC-GAN, Odena et al. 2017; with WGAN-GP as in
+Gulrajani et al. 2017), an addition to every paper here, off by default.
+
+A class-conditional critic only asks whether a clip is a real clip *of its label*; on the CPU runs
+that left most actions drawn as one of a few (LARNet, RESULTS "Stage 4"). The classifier sees no
+label: the critic phase trains it with cross-entropy on real windows, and the generator phase adds
+the weighted cross-entropy of its fakes read as their action. With ``rejects_fakes`` it has one
+more output, "generated" (the K + 1 classifier of Salimans et al. 2016), trained on the fakes in the
+critic phase: trained on real windows alone it memorised them and read the fakes as their action
+while a frozen recogniser did not (RESULTS, "Stage 5"). The extra logit has its own head, so a
+fine-tune from a checkpoint with a K-way classifier keeps it and starts only that column.
+
+`ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
+``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
+`classifier_critic_loss` / `classifier_generator_loss` are the two phases' terms, shared by
+`training.losses.WganGpLoss` and `LarnetLoss`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from motiongen.errors import ConfigError
+from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, leaky
+
+
+def classifier_option_problems(weight: float, rejects_fakes: bool) -> list[str]:
+    """What is wrong with a config's ``action_classifier_weight`` / ``classifier_rejects_fakes``."""
+    problems = []
+    if not (math.isfinite(float(weight)) and float(weight) >= 0):
+        problems.append(f"action_classifier_weight must be a number ≥ 0, got {weight}")
+    elif rejects_fakes and not float(weight) > 0:
+        problems.append("classifier_rejects_fakes needs the auxiliary classifier: set action_classifier_weight > 0")
+    return problems
+
+
+class ActionClassifierMixin:
+    """For `nn.Module` critics: call `_init_action_classifier` in ``__init__`` (after
+    ``super().__init__()``); ``action_classifier`` is None when the weight is 0."""
+
+    action_classifier: nn.Module | None
+    action_head: nn.Module | None
+    fake_head: nn.Module | None
+
+    def _init_action_classifier(self, joints: int, width: int, num_classes: int, weight: float,
+                                rejects_fakes: bool) -> None:
+        self.action_classifier = self.action_head = self.fake_head = None
+        if not float(weight) > 0:
+            return
+        # Poses and frame differences of all joints as channels, three halvings of time, mean over
+        # time: any length, and a window of the model's own representation (no label input).
+        self.action_classifier = nn.Sequential(conv1d(6 * joints, width), leaky(), conv1d(width, width, 4, 2), leaky(),
+                                               conv1d(width, width, 4, 2), leaky(), conv1d(width, width, 4, 2), leaky())
+        self.action_head = nn.Linear(width, num_classes)
+        self.fake_head = nn.Linear(width, 1) if rejects_fakes else None
+
+    @property
+    def rejects_fakes(self) -> bool:
+        return self.fake_head is not None
+
+    @property
+    def fresh_parameters(self) -> tuple[str, ...]:
+        """Parameters that a fine-tune from a checkpoint without them starts untrained: the
+        auxiliary classifier, which learns the actions again within a few hundred critic steps."""
+        if self.action_classifier is None:
+            return ()
+        return tuple(name for name in self.state_dict()
+                     if name.startswith(("action_classifier.", "action_head.", "fake_head.")))
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with
+        ``rejects_fakes`` one more column last, the logit of "generated"."""
+        if self.action_classifier is None:
+            raise ConfigError("this critic has no action classifier (action_classifier_weight is 0)")
+        flat = flatten_joints(features)
+        pooled = self.action_classifier(torch.cat([flat, frame_differences(flat)], 1)).mean(-1)
+        if self.fake_head is None:
+            return self.action_head(pooled)
+        return torch.cat([self.action_head(pooled), self.fake_head(pooled)], 1)
+
+
+def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """The critic phase's term: CE of the real windows' logits (the first ``len(labels)`` rows)
+    against their actions, plus, when more rows follow (the fakes, K + 1 classifier), CE against
+    the last class, "generated". Returns the loss and the values to log."""
+    logits = logits.float()
+    real_logits = logits[:len(labels)]
+    loss = nn.functional.cross_entropy(real_logits, labels)
+    values = {"classifier_accuracy": (real_logits.argmax(1) == labels).float().mean()}
+    if logits.shape[0] > len(labels):
+        fake_logits = logits[len(labels):]
+        generated = torch.full((fake_logits.shape[0],), fake_logits.shape[1] - 1, dtype=labels.dtype,
+                               device=labels.device)
+        loss = loss + nn.functional.cross_entropy(fake_logits, generated)
+        values["classifier_fake_recall"] = (fake_logits.argmax(1) == generated).float().mean()
+    values["classifier_loss"] = loss.detach()
+    return loss, values
+
+
+def classifier_generator_loss(critic: ActionClassifierMixin, fakes: torch.Tensor, labels: torch.Tensor,
+                              autocast) -> torch.Tensor:
+    """The generator phase's term: CE of the fakes ``[N·B, 3, T, V]`` read as their actions
+    (``labels`` repeated N times), over all K (+ 1) outputs. The critic is called bare: its
+    parameters are not trained in this phase."""
+    with autocast():
+        logits = critic.classify(fakes).float()
+    return nn.functional.cross_entropy(logits, labels.repeat(fakes.shape[0] // labels.shape[0]))
