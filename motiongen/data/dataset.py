@@ -30,11 +30,11 @@ from motiongen.core.kinematics import fit_skeleton
 from motiongen.core.motion import Motion
 from motiongen.core.ops import fill_missing, resample, resampled_frame_count
 from motiongen.core.skeleton import Skeleton
-from motiongen.data.features import Normalization, to_channels_first, to_features
+from motiongen.data.features import ROBUST_OUTSIDE, Normalization, to_channels_first, to_features
 from motiongen.data.manifest import ClipEntry, find_clips
 from motiongen.errors import ConfigError, FormatError, MotionGenError, SkeletonError
 
-CACHE_VERSION = 1  # bump whenever preparation changes what a cached dataset holds
+CACHE_VERSION = 2  # bump whenever preparation changes what a cached dataset holds
 def default_cache_dir() -> Path:
     """``$MOTIONGEN_CACHE/datasets``, else ``$XDG_CACHE_HOME/motiongen/datasets`` (``~/.cache``):
     never inside the dataset, which may be read-only or shared."""
@@ -389,7 +389,7 @@ def _assemble(clips: list[_Clip], seen: dict[str, int | None], skeleton: Skeleto
     if not train.any():
         raise ConfigError(f"{source}: no training clip left")
     fitted = _fit(np.concatenate([clips[i].positions for i, t in zip(kept, train) if t]), skeleton)
-    normalization = Normalization.from_features_data(to_features(windows[train[clip_index]]))
+    normalization = Normalization.from_features_data(to_features(windows[train[clip_index]]), ROBUST_OUTSIDE)
     return MotionDataset(windows=windows, labels=labels, actions=actions, skeleton=fitted, fps=float(fps),
                          frames=frames, normalization=normalization, clip_index=clip_index, clips=records)
 

@@ -29,6 +29,7 @@ from motiongen.errors import ConfigError
 
 REPRESENTATION = "root-velocity-xz/v1"  # stored with the statistics, checked on load
 MIN_HALF_RANGE = 1e-3  # a coordinate that never moves (e.g. a fixed height) must not divide by 0
+ROBUST_OUTSIDE = 0.001  # share of a dataset's values per (joint, coordinate) left outside [-1, 1] at each end
 
 
 def _is_torch(x: Any) -> bool:
@@ -135,18 +136,27 @@ class Normalization:
         return int(self.centre.shape[0])
 
     @classmethod
-    def from_features_data(cls, features) -> "Normalization":
+    def from_features_data(cls, features, outside: float = 0.0) -> "Normalization":
         """Statistics over every window and frame of ``features [..., V, 3]`` (channels last):
-        centre = (max + min) / 2, half_range = max((max − min) / 2, 1e-3)."""
+        centre = (high + low) / 2, half_range = max((high − low) / 2, 1e-3), where low and high
+        are the ``outside`` and 1 − ``outside`` quantiles of each (joint, coordinate) — the minimum
+        and maximum at 0. Datasets use `ROBUST_OUTSIDE`: one motion-capture glitch (a 2 m jump of
+        the root in one CMU frame) otherwise sets a velocity's range alone and squeezes every real
+        step into a seventh of it, where a generator's smallest error is a fast glide."""
         if _is_torch(features):
             features = features.detach().cpu().numpy()
         features = np.asarray(features, dtype=np.float64)
         if features.ndim < 2 or features.shape[-1] != 3 or features.size == 0:
             raise ConfigError(f"need features [..., V, 3] with data, got {list(features.shape)}")
+        if not 0.0 <= outside < 0.5:
+            raise ConfigError(f"the share of values left outside the range must be in [0, 0.5), got {outside}")
         flat = features.reshape(-1, *features.shape[-2:])
         if not np.isfinite(flat).all():
             raise ConfigError("features hold NaN or infinite values; fill missing joints first")
-        high, low = flat.max(0), flat.min(0)
+        if outside:
+            low, high = np.quantile(flat, [outside, 1.0 - outside], axis=0)
+        else:
+            high, low = flat.max(0), flat.min(0)
         return cls(centre=(high + low) / 2, half_range=np.maximum((high - low) / 2, MIN_HALF_RANGE))
 
     def _stats(self, x, channels_first: bool):

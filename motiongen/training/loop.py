@@ -152,9 +152,11 @@ def train(
         model_config = dict(model_config or {})
         if resume:
             model_config = _resumed_model_config(last_path, model, model_config, dataset)
+            dataset = _in_trained_normalization(last_path, dataset)
         elif init_from is not None:
             init_from = ckpt.resolve_checkpoint_path(init_from)
             model_config = _initial_model_config(init_from, model, model_config, dataset)
+            dataset = _in_trained_normalization(init_from, dataset)
 
         # Models: identical initialisation on every rank (DDP broadcasts rank 0's anyway).
         torch.manual_seed(_derive_seed(seed, "init"))
@@ -421,8 +423,24 @@ def _resumed_model_config(last_path: Path, model: str, model_config: dict, datas
         raise ConfigError(f"{last_path}: the run trains on {meta['frames']}-frame windows, not {dataset.frames}")
     stored_norm = meta.get("normalization")
     if stored_norm is not None and _json_ready(stored_norm) != _json_ready(dataset.normalization.to_dict()):
-        warnings.warn("the dataset's normalisation statistics changed since the run began (data changed?)")
+        warnings.warn("the dataset's normalisation statistics changed since the run began (data or preparation "
+                      "changed?); training goes on in the run's own")
     return {k: v for k, v in stored.items() if k != "num_classes"}
+
+
+def _in_trained_normalization(path: Path, dataset):
+    """``dataset`` normalised as the weights in ``path`` were trained (its stored statistics), so
+    a resumed or fine-tuned network keeps reading and writing the feature scale it learned; new
+    data's own statistics would silently rescale every input and output. Older checkpoints
+    without statistics leave the dataset's."""
+    import dataclasses
+
+    from motiongen.data.features import Normalization
+
+    stored = ckpt.read_metadata(path).get("normalization")
+    if stored is None:
+        return dataset
+    return dataclasses.replace(dataset, normalization=Normalization.of(stored))
 
 
 def _initial_model_config(path: Path, model: str, model_config: dict, dataset) -> dict:

@@ -12,6 +12,7 @@ import torch
 from _data import CMU_DIR, needs_cmu
 from motiongen.data.features import (
     MIN_HALF_RANGE,
+    ROBUST_OUTSIDE,
     Normalization,
     from_features,
     to_channels_first,
@@ -142,6 +143,22 @@ def test_normalization_maps_data_into_unit_range():
     np.testing.assert_allclose(flat.max(0), 1.0, atol=1e-5)
     np.testing.assert_allclose(flat.min(0), -1.0, atol=1e-5)
     np.testing.assert_allclose(norm.denormalize(normalized), features, atol=1e-5)
+
+
+def test_a_glitch_does_not_set_the_range_of_a_robust_normalization():
+    """One frame's 2 m jump of the root (a capture glitch, as in one CMU walking clip) sets a
+    min/max range alone; the dataset's quantile range ignores it."""
+    features = to_features(random_walk((40, 50, 3)))
+    features[7, 10, 0, 2] = -2.0  # the root's z step in one frame
+    exact = Normalization.from_features_data(features)
+    robust = Normalization.from_features_data(features, ROBUST_OUTSIDE)
+    assert exact.half_range[0, 2] > 0.9 and robust.half_range[0, 2] < 0.2 * exact.half_range[0, 2]
+    normalized = robust.normalize(features)
+    values = normalized.reshape(-1, 9)  # 2000 values per (joint, coordinate)
+    assert (np.abs(values) > 1 + 1e-5).sum(0).max() <= 2 * (np.ceil(ROBUST_OUTSIDE * 2000) + 1)
+    np.testing.assert_allclose(robust.denormalize(normalized), features, atol=1e-5)
+    with pytest.raises(ConfigError, match="outside the range"):
+        Normalization.from_features_data(features, 0.5)
 
 
 def test_constant_coordinate_gets_minimum_range():

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 import _tiny
+from motiongen.data.features import Normalization
 from motiongen.errors import ConfigError, MotionGenError
 from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
@@ -317,6 +320,22 @@ def test_init_from_refuses_another_model_skeleton_or_action_set(tmp_path, synthe
     with pytest.raises(MotionGenError, match="do not fit"):
         _run(synthetic, tmp_path / "d", 1, init_from=base, model_config={"hidden": 12})
     assert not any((tmp_path / name).exists() for name in "abcd")
+
+
+def test_a_fine_tune_and_a_resume_keep_the_normalization_their_weights_learned(tmp_path, synthetic):
+    """New data (or a new preparation) brings other statistics; the weights were trained in the
+    checkpoint's, so training goes on in those and the new checkpoint stores them."""
+    _run(synthetic, tmp_path / "base", 2)
+    learned = Normalization.of(load_checkpoint(tmp_path / "base").normalization)
+    other = dataclasses.replace(synthetic, normalization=Normalization(learned.centre + 0.1, learned.half_range * 2))
+    _run(other, tmp_path / "tuned", 1, init_from=tmp_path / "base" / "last.safetensors")
+    with pytest.warns(UserWarning, match="normalisation statistics changed.*the run's own"):
+        train(model=_tiny.TINY, dataset=other, run_dir=tmp_path / "base", total_steps=3, resume=True, batch_size=4,
+              n_critic=2, log_every_steps=2, device="cpu", seed=5, handle_signals=False)
+    for run in ("tuned", "base"):
+        stored = Normalization.of(load_checkpoint(tmp_path / run).normalization)
+        np.testing.assert_array_equal(stored.centre, learned.centre)
+        np.testing.assert_array_equal(stored.half_range, learned.half_range)
 
 
 def test_a_fine_tune_resumes_exactly(tmp_path, synthetic):
