@@ -55,6 +55,7 @@ from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,
     GaussianProcessPrior,
@@ -99,6 +100,7 @@ class CSGNConfig:
     action_classifier_weight: float = 0.0  # weight of the fakes' classification in the generator's loss
     classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
+    critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -368,7 +370,9 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         super().__init__()
         widths = config.critic_channels
         self.class_embedding = nn.Embedding(num_classes, config.class_channels)
-        self.stem = nn.Conv2d(3 + config.class_channels, widths[0], kernel_size=1)
+        self.frame_changes = FrameChanges(pyramid[-1].joint_count) if config.critic_frame_changes else None
+        inputs = 3 * (2 if self.frame_changes is not None else 1)
+        self.stem = nn.Conv2d(inputs + config.class_channels, widths[0], kernel_size=1)
         self.act = _leaky(config.leaky_slope)
         self.blocks = _down_blocks(widths, pyramid, config.leaky_slope)
         self.head = nn.Linear(widths[-1], 1)
@@ -378,11 +382,17 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape
         embedding = self.class_embedding(labels).to(features.dtype)[:, :, None, None].expand(-1, -1, frames, joints)
-        x = self.act(self.stem(torch.cat([features, embedding], dim=1)))
+        seen = features if self.frame_changes is None else self.frame_changes(features)
+        x = self.act(self.stem(torch.cat([seen, embedding], dim=1)))
         for block in self.blocks:
             x = block(x)
         scores = self.head(x.mean(dim=(2, 3))).squeeze(1)
         return scores if classify is None else (scores, self.classify(classify))
+
+    def fit_data(self, positions, normalization=None) -> None:
+        """The frame-change channels' scales from the training windows (when the critic has them)."""
+        if self.frame_changes is not None:
+            self.frame_changes.fit(positions, normalization)
 
 
 class CSGNEncoder(nn.Module):

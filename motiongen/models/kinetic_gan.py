@@ -43,6 +43,7 @@ from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
 
@@ -80,6 +81,7 @@ class KineticGANConfig:
     action_classifier_weight: float = 0.0  # weight of the fakes' classification in the generator's loss
     classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
+    critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
 
     def __post_init__(self):
         self.generator_channels = tuple(int(c) for c in self.generator_channels)
@@ -337,7 +339,9 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         pyramid = graph_pyramid(skeleton)
         embedding_dim = config.class_embedding_dim or num_classes
         self.class_embedding = nn.Embedding(num_classes, embedding_dim)
-        plans = critic_plan(config, pyramid, COORDINATES + embedding_dim)
+        self.frame_changes = FrameChanges(len(skeleton.parents)) if config.critic_frame_changes else None
+        inputs = COORDINATES * (2 if self.frame_changes is not None else 1)
+        plans = critic_plan(config, pyramid, inputs + embedding_dim)
         self.blocks = nn.ModuleList(CriticBlock(plan, pyramid, config) for plan in plans)
         self.score = nn.Linear(plans[-1].out_channels, 1)
         self._init_action_classifier(len(skeleton.parents), config.classifier_width, num_classes,
@@ -348,11 +352,17 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         sequences) also the action classifier's logits, ``(scores, logits)``."""
         batch, _, frames, vertices = features.shape
         classes = self.class_embedding(labels).to(features.dtype)[:, :, None, None]
-        x = torch.cat([features, classes.expand(batch, classes.shape[1], frames, vertices)], dim=1)
+        seen = features if self.frame_changes is None else self.frame_changes(features)
+        x = torch.cat([seen, classes.expand(batch, classes.shape[1], frames, vertices)], dim=1)
         for block in self.blocks:
             x = block(x)
         scores = self.score(x.mean(dim=(2, 3))).squeeze(1)
         return scores if classify is None else (scores, self.classify(classify))
+
+    def fit_data(self, positions, normalization=None) -> None:
+        """The frame-change channels' scales from the training windows (when the critic has them)."""
+        if self.frame_changes is not None:
+            self.frame_changes.fit(positions, normalization)
 
 
 # --- registry entry -----------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from motiongen.errors import ConfigError
 from motiongen.inference.footplant import HEIGHT_M as CONTACT_HEIGHT_M
 from motiongen.models.action_text import DIMENSION as TEXT_DIMENSION
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.frame_changes import frame_change_spread
 from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, leaky, unflatten_joints
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 
@@ -625,23 +626,10 @@ class LarnetCritic(ActionClassifierMixin, MotionCritic):
     def fit_data(self, positions: np.ndarray, normalization=None) -> None:
         """``motion_scale``: 1 / standard deviation of each normalised feature's frame-to-frame
         change over the training windows ``[N, T, V, 3]`` (metres)."""
-        from motiongen.data.features import to_channels_first, to_features
-
         if self.motion_scale is None:
             return
-        if normalization is None:
-            raise ConfigError("the larnet critic is fitted with the data's normalisation")
-        sums, squares, count = 0.0, 0.0, 0
-        for start in range(0, len(positions), 1024):  # chunks: the windows may be many
-            chunk = torch.as_tensor(to_channels_first(normalization.normalize(to_features(
-                np.asarray(positions[start:start + 1024], dtype=np.float64)))))
-            change = flatten_joints(chunk[:, :, 1:] - chunk[:, :, :-1])  # [n, 3V, T-1]
-            sums = sums + change.sum(dim=(0, 2))
-            squares = squares + change.square().sum(dim=(0, 2))
-            count += change.shape[0] * change.shape[2]
-        mean = sums / count
-        std = (squares / count - mean.square()).clamp_min(0).sqrt()
-        self.motion_scale.copy_((1.0 / std.clamp_min(1e-4)).float())
+        spread = frame_change_spread(positions, normalization)  # [V, 3]: flattened as 3·joint + axis
+        self.motion_scale.copy_((1.0 / spread.flatten().clamp_min(1e-4)).float())
 
     def score_latent_flat(self, flat: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Scores ``[B]`` of latent action representations, flattened by `flatten_latent`."""

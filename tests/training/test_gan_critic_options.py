@@ -1,15 +1,19 @@
-"""The auxiliary action classifier (`motiongen.nn.action_classifier`) in the Kinetic-GAN and CSGN
-critics, at tiny size on the CPU: off by default, its logits through the critic's own forward (one
-call, as DDP needs), the "generated" column, the config's refusals, and a fine-tune that adds it to
-a checkpoint trained without it."""
+"""Our two optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
+auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, its logits through
+the critic's own forward as DDP needs, the "generated" column, the config's refusals) and the
+frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
+the training loop, saved with the critic)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from motiongen.data.features import to_channels_first, to_features
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
+from motiongen.nn.frame_changes import FrameChanges
 from motiongen.skeletons import load_skeleton
 
 SMALL = {
@@ -59,3 +63,36 @@ def test_the_classifier_options_are_checked(kind):
         _pair(kind, action_classifier_weight=-1.0)
     with pytest.raises(ConfigError, match="classifier_width"):
         _pair(kind, action_classifier_weight=1.0, classifier_width=0)
+
+
+# --- frame-change channels ----------------------------------------------------------------------------
+
+def test_frame_changes_are_the_next_frames_difference_in_units_of_their_training_spread(cmu_dataset):
+    changes = FrameChanges(31)
+    features = torch.as_tensor(cmu_dataset.features())  # [N, 3, T, V] normalised
+    assert torch.equal(changes(features)[:, 3:, :-1], (features[:, :, 1:] - features[:, :, :-1]))  # ones at first
+    changes.fit(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
+    seen = changes(features)
+    assert torch.equal(seen[:, :3], features) and torch.equal(seen[:, 3:, -1], torch.zeros_like(seen[:, 3:, -1]))
+    spread = seen[:, 3:, :-1].transpose(0, 1).reshape(3, -1, 31).std(1)  # per (coordinate, joint)
+    moving = changes.scale[:, 0] < changes.scale.max()  # not the floor of a joint that never moves
+    np.testing.assert_allclose(spread[moving].numpy(), 1.0, rtol=0.05)
+    frozen = features[:, :, :1].expand_as(features)  # a clip holding its first pose
+    assert changes(frozen)[:, 3:].abs().max() == 0 and changes(features)[:, 3:].abs().mean() > 0.5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_critic_with_frame_changes_is_fitted_by_the_training_loop(tmp_path, cmu_dataset, kind):
+    from motiongen.training import load_checkpoint, train
+
+    assert _pair(kind).critic.frame_changes is None  # off by default
+    critic = _pair(kind, critic_frame_changes=True).critic
+    features, labels = torch.randn(2, 3, 16, 31), torch.tensor([0, 1])
+    assert critic(features, labels).shape == (2,)
+    train(model=kind, dataset=cmu_dataset, run_dir=tmp_path, total_steps=1, batch_size=4, n_critic=1, device="cpu",
+          model_config={**SMALL[kind], "critic_frame_changes": True}, handle_signals=False)
+    fitted = load_checkpoint(tmp_path, ema=False).pair.critic.frame_changes.scale
+    expected = FrameChanges(31)
+    expected.fit(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
+    torch.testing.assert_close(fitted, expected.scale)
+    assert fitted.min() > 1  # changes are smaller than the poses: the scale raises them

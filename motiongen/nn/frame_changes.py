@@ -1,0 +1,57 @@
+"""Frame-to-frame changes as extra critic input channels, in units of their training spread.
+
+A critic that sees only poses must find motion in differences between neighbouring frames, which in
+normalised units are ~50× smaller than the poses; under the gradient penalty (which bounds its slope
+on the input) it then barely tells a frozen clip from a moving one. Measured on CMU: a CSGN trained
+without these channels made frozen poses after 500–1000 CPU steps (pose motion 0.00 m/s, real 0.36)
+and a Kinetic-GAN jittered (joint acceleration 18 m/s², real 3.7), and neither was penalised.
+`frame_change_spread` is the statistic (LARNet's `critic_motion_scale` divides by it too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from motiongen.errors import ConfigError
+
+
+def frame_change_spread(positions: np.ndarray, normalization) -> torch.Tensor:
+    """Standard deviation ``[V, 3]`` of each normalised feature's frame-to-frame change over
+    training windows ``positions [N, T, V, 3]`` (metres), in chunks (the windows may be many)."""
+    from motiongen.data.features import to_features
+
+    if normalization is None:
+        raise ConfigError("frame-change scales are fitted with the data's normalisation")
+    sums, squares, count = 0.0, 0.0, 0
+    for start in range(0, len(positions), 1024):
+        chunk = torch.as_tensor(normalization.normalize(to_features(np.asarray(positions[start:start + 1024],
+                                                                                dtype=np.float64))))
+        change = chunk[:, 1:] - chunk[:, :-1]  # [n, T-1, V, 3]
+        sums = sums + change.sum(dim=(0, 1))
+        squares = squares + change.square().sum(dim=(0, 1))
+        count += change.shape[0] * change.shape[1]
+    mean = sums / count
+    return (squares / count - mean.square()).clamp_min(0).sqrt()
+
+
+class FrameChanges(nn.Module):
+    """``features [B, 3, T, V]`` → ``[B, 6, T, V]``: the features, then each frame's change to the
+    next (zero after the last) divided by its training spread (`fit`, a saved buffer; ones until
+    fitted)."""
+
+    def __init__(self, joints: int):
+        super().__init__()
+        self.register_buffer("scale", torch.ones(3, 1, joints))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        change = torch.cat([features[:, :, 1:] - features[:, :, :-1], torch.zeros_like(features[:, :, :1])], 2)
+        return torch.cat([features, change * self.scale.to(features.dtype)], 1)
+
+    def fit(self, positions: np.ndarray, normalization) -> None:
+        spread = frame_change_spread(positions, normalization)  # [V, 3]
+        # A coordinate that never changes (a joint fixed to its parent) is not blown up ×10⁴: its
+        # spread counts as at least a hundredth of the typical one.
+        spread = spread.clamp_min(0.01 * float(spread.median()))
+        self.scale.copy_((1.0 / spread).T[:, None, :].float())
