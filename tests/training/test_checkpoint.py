@@ -102,6 +102,37 @@ def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
     assert not (tmp_path / "bad.safetensors").exists()
 
 
+def test_an_average_of_snapshots_is_the_mean_of_their_moving_averages(tmp_path):
+    dataset = _tiny.synthetic_dataset(frames=16)
+    snapshots = []
+    for seed in (0, 1, 2):  # three "snapshots" of one model
+        torch.manual_seed(seed)
+        pair = _perturbed(create_model("kinetic-gan", dataset.skeleton, num_classes=len(dataset.actions),
+                                       **KGAN_TINY))
+        snapshots.append(ckpt.save_checkpoint(tmp_path / f"step-{seed}.safetensors", pair, make_ema(pair.generator),
+                                              _meta(dataset, step=seed)))
+    averaged = ckpt.export_average(snapshots, tmp_path / "averaged.safetensors")
+    meta = ckpt.read_metadata(averaged)
+    assert meta["inference_only"] is True and [e["step"] for e in meta["averaged_from"]] == [0, 1, 2]
+    generator = ckpt.load_checkpoint(averaged).pair.generator
+    states = [ckpt.load_checkpoint(p).pair.generator.state_dict() for p in snapshots]
+    for name, value in generator.state_dict().items():
+        if name == "w_centres":  # recomputed on the averaged mapping network
+            assert generator.centres_ready and not torch.allclose(value, sum(s[name] for s in states) / 3)
+        elif value.is_floating_point():
+            torch.testing.assert_close(value, sum(s[name] for s in states) / 3, atol=1e-6, rtol=1e-6)
+        else:
+            assert torch.equal(value, states[-1][name])
+    torch.manual_seed(5)
+    other = create_model("kinetic-gan", dataset.skeleton, num_classes=len(dataset.actions),
+                         **{**KGAN_TINY, "latent_dim": 4})
+    stranger = ckpt.save_checkpoint(tmp_path / "other.safetensors", other, None, _meta(dataset))
+    with pytest.raises(CheckpointError) as raised:
+        ckpt.export_average([snapshots[0], stranger], tmp_path / "bad.safetensors")
+    _one_line(raised.value, "other.safetensors", "not the same model")
+    assert not (tmp_path / "bad.safetensors").exists()
+
+
 def test_metadata_round_trip(tmp_path, synthetic):
     torch.manual_seed(0)
     pair = create_model(_tiny.TINY, synthetic.skeleton, num_classes=2, hidden=6)
