@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -433,14 +433,12 @@ def _in_trained_normalization(path: Path, dataset):
     a resumed or fine-tuned network keeps reading and writing the feature scale it learned; new
     data's own statistics would silently rescale every input and output. Older checkpoints
     without statistics leave the dataset's."""
-    import dataclasses
-
     from motiongen.data.features import Normalization
 
     stored = ckpt.read_metadata(path).get("normalization")
     if stored is None:
         return dataset
-    return dataclasses.replace(dataset, normalization=Normalization.of(stored))
+    return replace(dataset, normalization=Normalization.of(stored))
 
 
 def _initial_model_config(path: Path, model: str, model_config: dict, dataset) -> dict:
