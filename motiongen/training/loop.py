@@ -104,6 +104,7 @@ def train(
     model_config: dict | None = None,  # fields of the model's config dataclass (mapping_depth, channels, …)
     lr_generator: float = 2e-4,  # Adam learning rate of the generator
     lr_critic: float = 2e-4,  # Adam learning rate of the critic
+    lr_decay_steps: int = 0,  # both learning rates fall linearly to 0 over the last this many steps (0 = constant)
     betas: Sequence[float] = (0.5, 0.999),  # Adam betas of both optimisers
     n_critic: int = 5,  # critic steps per generator step
     gp_weight: float = 10.0,  # λ of the WGAN-GP gradient penalty
@@ -134,7 +135,7 @@ def train(
     window_count = len(dataset)
     _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps, balance_actions)
+                   render_every_steps, balance_actions, lr_decay_steps)
     torch_device = resolve_device(device)
     with distributed.joined(torch_device.type) as world:
         if torch_device.type == "cuda" and world.distributed:
@@ -189,6 +190,9 @@ def train(
             phases = [Phase("critic", pair.critic, critic_optimizer, int(n_critic)),
                       Phase("generator", pair.generator, generator_optimizer, 1)]
 
+        for phase in phases:  # the base rate the decay scales (as torch's schedulers keep it)
+            for group in phase.optimizer.param_groups:
+                group["initial_lr"] = group["lr"]
         global_batch = batch_size * world.size
         source = BatchSource(dataset, torch_device, world, augment, seed)
         state = LoopState(sampler=IndexSampler(window_count, _derive_seed(seed, "order"),
@@ -244,6 +248,11 @@ def train(
         report("start")
         try:
             while state.step < total_steps:
+                if lr_decay_steps:  # a function of the step alone, so a resumed run follows the same schedule
+                    factor = learning_rate_factor(state.step, total_steps, lr_decay_steps)
+                    for phase in phases:
+                        for group in phase.optimizer.param_groups:
+                            group["lr"] = group["initial_lr"] * factor
                 for phase in phases:
                     for other in phases:
                         other.module.requires_grad_(other is phase)
@@ -268,6 +277,7 @@ def train(
                     _check_finite(latest, state.step, checkpoint_path)
                     log.write({"step": state.step, "time_s": round(elapsed_before + now - session_start, 3),
                                "steps_per_s": round(rate, 4), **latest,
+                               **({"lr_scale": round(factor, 6)} if lr_decay_steps else {}),
                                **({} if state.step % log_every_steps == 0 else {"partial": True})})
                     if state.step % log_every_steps == 0:  # a partial interval keeps summing (resume stays exact)
                         state.meter.reset()
@@ -335,9 +345,18 @@ def training_positions(dataset) -> np.ndarray:
     return np.asarray(dataset.windows)
 
 
+def learning_rate_factor(step: int, total_steps: int, decay_steps: int) -> float:
+    """The share of the base learning rate used for generator step ``step + 1`` (0-based ``step``
+    already taken): 1 until the last ``decay_steps`` steps, then falling linearly so the final step
+    runs at 1 / decay_steps of it. Why: a GAN at a constant rate keeps orbiting its equilibrium
+    (snapshots swing between the actions they render); annealing lets the pair settle."""
+    remaining = total_steps - step
+    return 1.0 if remaining >= decay_steps else max(remaining, 1) / decay_steps
+
+
 def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps, balance_actions=0.0) -> None:
+                   render_every_steps, balance_actions=0.0, lr_decay_steps=0) -> None:
     """Refuse impossible requests before anything is allocated (DESIGN §8)."""
     def whole(name, value, minimum=1):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -349,6 +368,7 @@ def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, b
     whole("snapshot interval (steps)", snapshot_every_steps)
     whole("picture interval (steps)", render_every_steps, minimum=0)
     whole("log interval (steps)", log_every_steps)
+    whole("learning-rate decay (steps)", lr_decay_steps, minimum=0)
     for name, value in (("generator learning rate", lr_generator), ("critic learning rate", lr_critic),
                         ("EMA half-life (steps)", ema_halflife_steps)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -689,7 +709,10 @@ def _resume(last: Path, pair, ema, phases: list[Phase], state: LoopState, source
         raise ConfigError(f"{last}: resume state is for step {resume_state['step']}, weights for step "
                           f"{stored_step} (interrupted while saving?)")
     for phase in phases:
+        requested = [group["lr"] for group in phase.optimizer.param_groups]
         phase.optimizer.load_state_dict(resume_state["optimizers"][phase.name])
+        for group, lr in zip(phase.optimizer.param_groups, requested):  # the stored state carries the old
+            group["lr"] = group["initial_lr"] = lr  # rates: a resume's --lr-g/--lr-d must still take effect
     state.sampler.load_state_dict(resume_state["sampler"])
     state.label_generator.set_state(resume_state["label_generator"])
     state.noise_generator.set_state(resume_state["noise_generator"])

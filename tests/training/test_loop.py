@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import signal
 import warnings
 
 import numpy as np
@@ -18,7 +20,7 @@ from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import read_log
-from motiongen.training.loop import IndexSampler, window_weights
+from motiongen.training.loop import IndexSampler, learning_rate_factor, window_weights
 
 LOSS_KEYS = {"critic_loss", "wasserstein_gap", "gradient_penalty", "critic_real", "critic_fake", "generator_loss"}
 KGAN_TINY = {"latent_dim": 8, "w_dim": 8, "mapping_depth": 2, "generator_channels": [8, 4], "critic_channels": [4, 8]}
@@ -101,6 +103,44 @@ def test_resume_is_exact_hgvae_on_real_data(tmp_path, cmu_dataset):
 
 def _vae_losses(path):
     return [{k: r[k] for k in ("step", "nll", "kl", "elbo")} for r in read_log(path) if not r.get("partial")]
+
+
+def test_resume_is_exact_while_the_learning_rate_decays(tmp_path, synthetic):
+    """The schedule belongs to the run's --steps: interrupted inside the decay (SIGINT), the resumed
+    run continues it exactly."""
+    def interrupt_at_step_5(progress):
+        if progress.step == 5 and progress.event != "end":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    _run(synthetic, tmp_path / "whole", 8, lr_decay_steps=6)
+    first = _run(synthetic, tmp_path / "split", 8, lr_decay_steps=6, handle_signals=True,
+                 progress=interrupt_at_step_5)
+    assert first.interrupted and 5 <= first.step < 8
+    _run(synthetic, tmp_path / "split", 8, lr_decay_steps=6, resume=True)
+    _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
+    scales = [r["lr_scale"] for r in read_log(tmp_path / "split" / "log.jsonl")]
+    assert scales == pytest.approx([1.0, 5 / 6, 3 / 6, 1 / 6], abs=1e-6)  # the rate used by steps 2, 4, 6, 8
+    _run(synthetic, tmp_path / "constant", 8)
+    with pytest.raises(AssertionError):  # the decay changed the updates
+        _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "constant" / "last.safetensors")
+
+
+def test_learning_rate_factor_falls_linearly_over_the_last_steps():
+    factors = [learning_rate_factor(step, 10, 4) for step in range(10)]
+    assert factors == pytest.approx([1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+    assert [learning_rate_factor(step, 3, 6) for step in range(3)] == pytest.approx([0.5, 2 / 6, 1 / 6])
+
+
+def test_a_resume_takes_the_learning_rates_it_is_given(tmp_path, synthetic):
+    """The optimiser state stored at the stop carries the old rates; a resume asking for others
+    must train at those. At a rate of 1e-30 Adam's updates vanish in float32: the weights stay."""
+    _run(synthetic, tmp_path / "run", 4)
+    before = load_file(str(tmp_path / "run" / "last.safetensors"))
+    _run(synthetic, tmp_path / "run", 8, resume=True, lr_generator=1e-30, lr_critic=1e-30)
+    after = load_file(str(tmp_path / "run" / "last.safetensors"))
+    weights = [k for k in before if k.startswith(("generator.", "critic.")) and "running" not in k
+               and "num_batches" not in k]
+    assert weights and all(torch.equal(before[k], after[k]) for k in weights)
 
 
 def test_resume_refuses_another_model_or_nothing(tmp_path, synthetic):
@@ -206,6 +246,7 @@ def test_divergence_stops_with_a_clear_error(tmp_path, synthetic, monkeypatch):
     ({"lr_generator": 0.0}, "learning rate"),
     ({"balance_actions": 1.5}, "action balance"),
     ({"balance_actions": -0.1}, "action balance"),
+    ({"lr_decay_steps": -1}, "learning-rate decay"),
 ])
 def test_impossible_requests_are_refused_early(tmp_path, synthetic, overrides, message):
     options = {"total_steps": 2, **overrides}
