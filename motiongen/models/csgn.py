@@ -56,6 +56,7 @@ from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.frame_changes import FrameChanges
+from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,
     GaussianProcessPrior,
@@ -101,6 +102,7 @@ class CSGNConfig:
     classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
+    critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -109,6 +111,9 @@ class CSGNConfig:
         self.leaky_slope = float(self.leaky_slope)
         for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes):
             raise ConfigError(f"csgn {problem}")
+        stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
+        if stddev_problem:
+            raise ConfigError(f"csgn {stddev_problem}")
         for name in ("frames", "latent_channels", "class_channels", "classifier_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
@@ -346,9 +351,25 @@ class _DownBlock(nn.Module):
         return x
 
 
-def _down_blocks(widths: Sequence[int], pyramid: list[CSGNLevel], slope: float) -> nn.ModuleList:
+def _he_initialise(modules: Sequence[nn.Module], slope: float) -> None:
+    """He initialisation (for LeakyReLU) of the critic's and encoder's convolutions, biases zero.
+    Why: with PyTorch's default (variance 1/(3 fan-in)) and the partitions' neighbour averaging,
+    the differences between clips shrank about 10× per block; at the last block of a new critic
+    they were 10⁻⁴ of the stem's, so its scores barely depended on its input and it started far
+    behind the generator."""
+    for module in modules:
+        for layer in module.modules():
+            if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(layer.weight, a=slope, nonlinearity="leaky_relu")
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+
+
+def _down_blocks(widths: Sequence[int], pyramid: list[CSGNLevel], slope: float,
+                 extra_last_inputs: int = 0) -> nn.ModuleList:
     """Blocks from the full skeleton down the pyramid: time halves in the first 4 blocks, vertices are
-    selected in the last G blocks (G = levels − 1), mirroring the generator."""
+    selected in the last G blocks (G = levels − 1), mirroring the generator. The last block reads
+    ``extra_last_inputs`` more channels (the critic's minibatch spread)."""
     block_count = len(widths) - 1
     coarsenings = len(pyramid) - 1
     level = len(pyramid) - 1
@@ -356,7 +377,8 @@ def _down_blocks(widths: Sequence[int], pyramid: list[CSGNLevel], slope: float) 
     for index in range(block_count):
         coarsen = index >= block_count - coarsenings
         coarser = pyramid[level - 1] if coarsen else None
-        blocks.append(_DownBlock(widths[index], widths[index + 1], pyramid[level].partitions, coarser,
+        extra = extra_last_inputs if index == block_count - 1 else 0
+        blocks.append(_DownBlock(widths[index] + extra, widths[index + 1], pyramid[level].partitions, coarser,
                                  index < TIME_DOUBLINGS, slope))
         level -= int(coarsen)
     return nn.ModuleList(blocks)
@@ -374,8 +396,11 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         inputs = 3 * (2 if self.frame_changes is not None else 1)
         self.stem = nn.Conv2d(inputs + config.class_channels, widths[0], kernel_size=1)
         self.act = _leaky(config.leaky_slope)
-        self.blocks = _down_blocks(widths, pyramid, config.leaky_slope)
+        group = config.critic_minibatch_stddev
+        self.minibatch_stddev = MinibatchStddev(group) if group else None  # read by the last block
+        self.blocks = _down_blocks(widths, pyramid, config.leaky_slope, extra_last_inputs=int(bool(group)))
         self.head = nn.Linear(widths[-1], 1)
+        _he_initialise([self.stem, self.blocks], config.leaky_slope)
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes)
 
@@ -384,8 +409,9 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         embedding = self.class_embedding(labels).to(features.dtype)[:, :, None, None].expand(-1, -1, frames, joints)
         seen = features if self.frame_changes is None else self.frame_changes(features)
         x = self.act(self.stem(torch.cat([seen, embedding], dim=1)))
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x)
+        x = self.blocks[-1](x if self.minibatch_stddev is None else self.minibatch_stddev(x))
         scores = self.head(x.mean(dim=(2, 3))).squeeze(1)
         return scores if classify is None else (scores, self.classify(classify))
 
@@ -410,6 +436,7 @@ class CSGNEncoder(nn.Module):
         self.act = _leaky(config.leaky_slope)
         self.blocks = _down_blocks(widths, pyramid, config.leaky_slope)
         self.to_latent = nn.Conv1d(widths[-1], config.latent_channels, kernel_size=1)
+        _he_initialise([self.stem, self.blocks], config.leaky_slope)
 
     def forward(self, motion: torch.Tensor) -> torch.Tensor:
         x = self.act(self.stem(motion))

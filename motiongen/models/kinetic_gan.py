@@ -46,6 +46,7 @@ from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_opt
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
+from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 
 KIND = "kinetic-gan"
 COORDINATES = 3  # output channels: x, y, z per joint
@@ -82,6 +83,7 @@ class KineticGANConfig:
     classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
+    critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
 
     def __post_init__(self):
         self.generator_channels = tuple(int(c) for c in self.generator_channels)
@@ -106,6 +108,9 @@ class KineticGANConfig:
         problems += classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes)
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
+        stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
+        if stddev_problem:
+            problems.append(stddev_problem)
         if problems:
             raise ConfigError("kinetic-gan config: " + "; ".join(problems))
 
@@ -342,6 +347,10 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         self.frame_changes = FrameChanges(len(skeleton.parents)) if config.critic_frame_changes else None
         inputs = COORDINATES * (2 if self.frame_changes is not None else 1)
         plans = critic_plan(config, pyramid, inputs + embedding_dim)
+        self.minibatch_stddev = None
+        if config.critic_minibatch_stddev:  # the last block also reads the group's spread
+            self.minibatch_stddev = MinibatchStddev(config.critic_minibatch_stddev)
+            plans[-1] = dataclasses.replace(plans[-1], in_channels=plans[-1].in_channels + 1)
         self.blocks = nn.ModuleList(CriticBlock(plan, pyramid, config) for plan in plans)
         self.score = nn.Linear(plans[-1].out_channels, 1)
         self._init_action_classifier(len(skeleton.parents), config.classifier_width, num_classes,
@@ -354,8 +363,9 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         classes = self.class_embedding(labels).to(features.dtype)[:, :, None, None]
         seen = features if self.frame_changes is None else self.frame_changes(features)
         x = torch.cat([seen, classes.expand(batch, classes.shape[1], frames, vertices)], dim=1)
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x)
+        x = self.blocks[-1](x if self.minibatch_stddev is None else self.minibatch_stddev(x))
         scores = self.score(x.mean(dim=(2, 3))).squeeze(1)
         return scores if classify is None else (scores, self.classify(classify))
 

@@ -165,6 +165,10 @@ def train(
         if init_from is not None and not resume:  # before the run folder exists: a misfit leaves none
             _initialise_from(init_from, pair, dataset)
         likelihood_model = pair.critic is None  # a VAE: one phase on its own bound, no critic
+        spread = getattr(pair.critic, "minibatch_stddev", None)
+        if spread is not None and batch_size % spread.group_size:  # a group must not mix real and fake clips
+            raise ConfigError(f"the critic's minibatch-stddev groups of {spread.group_size} must divide the "
+                              f"batch of {batch_size} per process; change --batch-size or the group size")
         if evaluate_every_steps and not hasattr(pair.generator, "make_latent"):  # every rank refuses alike
             raise ConfigError(f"periodic evaluation scores generated motion; {model} does not generate any")
         if world.is_main:  # only now: a refused request leaves no empty run folder

@@ -1,8 +1,9 @@
-"""Our two optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
+"""Our optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
 auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, its logits through
-the critic's own forward as DDP needs, the "generated" column, the config's refusals) and the
+the critic's own forward as DDP needs, the "generated" column, the config's refusals), the
 frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
-the training loop, saved with the critic)."""
+the training loop, saved with the critic) and the minibatch-stddev channel
+(`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from motiongen.data.features import to_channels_first, to_features
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
 from motiongen.nn.frame_changes import FrameChanges
+from motiongen.nn.minibatch_stddev import MinibatchStddev
 from motiongen.skeletons import load_skeleton
 
 SMALL = {
@@ -96,3 +98,51 @@ def test_a_critic_with_frame_changes_is_fitted_by_the_training_loop(tmp_path, cm
     expected.fit(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
     torch.testing.assert_close(fitted, expected.scale)
     assert fitted.min() > 1  # changes are smaller than the poses: the scale raises them
+
+
+# --- minibatch-stddev channel ---------------------------------------------------------------------------
+
+def test_the_spread_channel_is_each_groups_standard_deviation_averaged_over_features():
+    x = torch.randn(8, 5, 6, 4)
+    seen = MinibatchStddev(4)(x)
+    assert seen.shape == (8, 6, 6, 4) and torch.equal(seen[:, :5], x)
+    for first in (0, 4):  # groups are runs of consecutive clips
+        expected = x[first:first + 4].std(0, unbiased=False).mean()
+        torch.testing.assert_close(seen[first:first + 4, 5], expected.expand(4, 6, 4))
+    copies = x[:1].expand(4, -1, -1, -1)  # a collapsed group has (almost) no spread
+    assert MinibatchStddev(4)(torch.cat([copies, x[4:]]))[:4, 5].max() < 1e-3
+    assert MinibatchStddev(4)(x[:6]).shape == (6, 6, 6, 4)  # 6 clips: groups of gcd(6, 4) = 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_critic_with_the_spread_channel_scores_a_clip_by_its_group(kind):
+    assert _pair(kind).critic.minibatch_stddev is None  # off by default
+    critic = _pair(kind, critic_minibatch_stddev=2).critic
+    features, labels = torch.randn(4, 3, 16, 31), torch.zeros(4, dtype=torch.long)
+    scores = critic(features, labels)
+    other_partner = features.clone()
+    other_partner[1] = features[0]  # clip 0's group partner: a copy of it
+    changed = critic(other_partner, labels)
+    assert not torch.isclose(changed[0], scores[0])  # clip 0's score reads its group's spread
+    torch.testing.assert_close(changed[2:], scores[2:])  # the other group is untouched
+    gradient, = torch.autograd.grad(critic(features.requires_grad_(), labels).sum(), features, create_graph=True)
+    assert torch.isfinite(gradient).all()  # the gradient penalty's double backward goes through
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("group", [1, -2, True, 2.5])
+def test_the_spread_channel_option_is_checked(kind, group):
+    with pytest.raises(ConfigError, match="critic_minibatch_stddev"):
+        _pair(kind, critic_minibatch_stddev=group)
+
+
+def test_the_training_loop_refuses_groups_that_would_mix_real_and_fake_clips(tmp_path, cmu_dataset):
+    from motiongen.training import train
+
+    with pytest.raises(ConfigError, match="must divide the batch of 6"):
+        train(model="csgn", dataset=cmu_dataset, run_dir=tmp_path / "run", total_steps=1, batch_size=6,
+              device="cpu", model_config={**SMALL["csgn"], "critic_minibatch_stddev": 4}, handle_signals=False)
+    assert not (tmp_path / "run").exists()
+    train(model="csgn", dataset=cmu_dataset, run_dir=tmp_path / "run", total_steps=1, batch_size=4, n_critic=1,
+          device="cpu", model_config={**SMALL["csgn"], "critic_minibatch_stddev": 4}, handle_signals=False)
+    assert (tmp_path / "run" / "last.safetensors").is_file()
