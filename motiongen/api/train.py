@@ -45,8 +45,8 @@ MAX_FRAMES = 100_000
 GENERATOR_WIDTHS_FIELD = {"kinetic-gan": "generator_channels", "csgn": "channels"}
 # Options a resumed run may change (the rest must match the run, or the weights/data would not fit).
 CHANGEABLE_ON_RESUME = {"steps", "epochs", "lr_generator", "lr_critic", "lr_decay_steps", "betas", "n_critic",
-                        "gp_weight", "drift_weight", "grad_clip_norm", "ema_halflife_steps", "precision", "compile", "device",
-                        "snapshot_every_steps", "keep_snapshots", "log_every_steps", "render_every_steps", "augment",
+                        "gp_weight", "drift_weight", "grad_clip_norm", "ema_halflife_steps", "precision", "compile",
+                        "device", "snapshot_every_steps", "keep_snapshots", "log_every_steps", "render_every_steps", "augment",
                         "batch_size", "recognizer", "evaluate_every_steps"}
 
 

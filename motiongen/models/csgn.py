@@ -355,8 +355,9 @@ def _he_initialise(modules: Sequence[nn.Module], slope: float) -> None:
     """He initialisation (for LeakyReLU) of the critic's and encoder's convolutions, biases zero.
     Why: with PyTorch's default (variance 1/(3 fan-in)) and the partitions' neighbour averaging,
     the differences between clips shrank about 10× per block; at the last block of a new critic
-    they were 10⁻⁴ of the stem's, so its scores barely depended on its input and it started far
-    behind the generator."""
+    they were 7 × 10⁻⁵ of the stem's, so its scores barely depended on its input and it started far
+    behind the generator. (Caveat, measured: the CPU runs started with it stood still; see
+    docs/ARCHITECTURE.md, "Models".)"""
     for module in modules:
         for layer in module.modules():
             if isinstance(layer, (nn.Conv2d, nn.Linear)):

@@ -6,7 +6,8 @@ and stops listening to its latent. A critic that scores each clip on its own can
 for CSGN — whose motion over time comes only from the latent sequence — collapse also freezes the
 pose (measured: spread over seeds fell from 0.038 to 0.008, over time from 0.025 to 0.002, within
 1000 steps). With this channel the critic sees how much a small group of clips differ, so a
-collapsed batch is told from a real one and the generator is pushed back towards variety.
+collapsed batch can be told from a real one. Measured on the CPU: it did not stop a CSGN fine-tune
+with the K + 1 classifier from freezing (benchmarks/RESULTS.md, "Second CPU session").
 
 Groups are runs of consecutive clips. The WGAN-GP loss scores ``[real; fake]`` in one call, so the
 training loop requires the group size to divide the batch: no group mixes real and generated clips.

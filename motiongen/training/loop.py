@@ -353,7 +353,8 @@ def learning_rate_factor(step: int, total_steps: int, decay_steps: int) -> float
     """The share of the base learning rate used for generator step ``step + 1`` (0-based ``step``
     already taken): 1 until the last ``decay_steps`` steps, then falling linearly so the final step
     runs at 1 / decay_steps of it. Why: a GAN at a constant rate keeps orbiting its equilibrium
-    (snapshots swing between the actions they render); annealing lets the pair settle."""
+    (snapshots swing between the actions they render); annealing is the usual way to let it settle
+    (it did not settle the CPU Kinetic-GAN on CMU: benchmarks/RESULTS.md, "Second CPU session")."""
     remaining = total_steps - step
     return 1.0 if remaining >= decay_steps else max(remaining, 1) / decay_steps
 
