@@ -87,6 +87,9 @@ MAX_FRAMES = 1_000_000  # ~2.3 hours at 120 fps; the 32-channel last layer alone
 # --- config ------------------------------------------------------------------------------------
 
 
+CRITIC_INITS = ("he", "pytorch")  # critic_init values
+
+
 @dataclass
 class CSGNConfig:
     frames: int = 64  # training window length in frames, a multiple of 16 (sampling takes any length ≥ 16)
@@ -103,6 +106,9 @@ class CSGNConfig:
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
+    # Critic and encoder start: "pytorch" (PyTorch's default) or "he" (He-normal convs, zero biases).
+    # "pytorch" is the default because every CPU run started with "he" froze (`_he_initialise`).
+    critic_init: str = "pytorch"
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -111,6 +117,8 @@ class CSGNConfig:
         self.leaky_slope = float(self.leaky_slope)
         for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes):
             raise ConfigError(f"csgn {problem}")
+        if self.critic_init not in CRITIC_INITS:
+            raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
         stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
         if stddev_problem:
             raise ConfigError(f"csgn {stddev_problem}")
@@ -351,13 +359,21 @@ class _DownBlock(nn.Module):
         return x
 
 
+def _initialise_trunk(modules: Sequence[nn.Module], config: CSGNConfig) -> None:
+    """The critic's and encoder's starting weights as ``config.critic_init`` asks."""
+    if config.critic_init == "he":
+        _he_initialise(modules, config.leaky_slope)
+
+
 def _he_initialise(modules: Sequence[nn.Module], slope: float) -> None:
     """He initialisation (for LeakyReLU) of the critic's and encoder's convolutions, biases zero.
-    Why: with PyTorch's default (variance 1/(3 fan-in)) and the partitions' neighbour averaging,
-    the differences between clips shrank about 10× per block; at the last block of a new critic
-    they were 7 × 10⁻⁵ of the stem's, so its scores barely depended on its input and it started far
-    behind the generator. (Caveat, measured: the CPU runs started with it stood still; see
-    docs/ARCHITECTURE.md, "Models".)"""
+    Why it exists: with PyTorch's default (variance 1/(3 fan-in)) and the partitions' neighbour
+    averaging, the differences between clips shrink about 10× per block; at the last block of a new
+    critic they are 7 × 10⁻⁵ of the stem's, so its first scores barely depend on its input. Why it is
+    not the default: on the CPU (CMU, 32 frames, seed 0) the run started with it made one still pose
+    per action by step 1000 (spread over time 0.002) where the same run with PyTorch's default moved
+    (0.163; real windows 0.115); each of the three runs with it that reached step 1000 stood still there
+    (docs/ARCHITECTURE.md, benchmarks/RESULTS.md)."""
     for module in modules:
         for layer in module.modules():
             if isinstance(layer, (nn.Conv2d, nn.Linear)):
@@ -401,7 +417,7 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         self.minibatch_stddev = MinibatchStddev(group) if group else None  # read by the last block
         self.blocks = _down_blocks(widths, pyramid, config.leaky_slope, extra_last_inputs=int(bool(group)))
         self.head = nn.Linear(widths[-1], 1)
-        _he_initialise([self.stem, self.blocks], config.leaky_slope)
+        _initialise_trunk([self.stem, self.blocks], config)
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes)
 
@@ -437,7 +453,7 @@ class CSGNEncoder(nn.Module):
         self.act = _leaky(config.leaky_slope)
         self.blocks = _down_blocks(widths, pyramid, config.leaky_slope)
         self.to_latent = nn.Conv1d(widths[-1], config.latent_channels, kernel_size=1)
-        _he_initialise([self.stem, self.blocks], config.leaky_slope)
+        _initialise_trunk([self.stem, self.blocks], config)
 
     def forward(self, motion: torch.Tensor) -> torch.Tensor:
         x = self.act(self.stem(motion))

@@ -178,21 +178,38 @@ def test_critic_score_depends_on_every_joint_and_frame(skeleton):
     assert (gradient.abs().sum(dim=(0, 1, 3)) > 0).all()
 
 
-def test_a_new_critic_passes_the_differences_between_clips_to_its_score():
-    """He initialisation: with PyTorch's default the clips' differences shrank ~10× per block and
-    a new critic scored 8 different clips within 10⁻⁷ of each other."""
+def _new_critic_spreads(critic_init: str) -> tuple[list[float], torch.Tensor]:
+    """Spread between 8 clips after the stem and after each block of a new cmu31 critic, and its scores."""
     torch.manual_seed(0)
-    critic = csgn.build(load_skeleton("cmu31"), 12, frames=32, critic_channels=(32, 64, 64, 128, 128)).critic
+    critic = csgn.build(load_skeleton("cmu31"), 12, frames=32, critic_channels=(32, 64, 64, 128, 128),
+                        critic_init=critic_init).critic
     features, labels = 0.5 * torch.randn(8, 3, 32, 31), torch.zeros(8, dtype=torch.long)
     spreads = []
-    x = critic.act(critic.stem(torch.cat([features, critic.class_embedding(labels)[:, :, None, None]
-                                          .expand(-1, -1, 32, 31)], dim=1)))
-    for block in critic.blocks:
+    with torch.no_grad():
+        x = critic.act(critic.stem(torch.cat([features, critic.class_embedding(labels)[:, :, None, None]
+                                              .expand(-1, -1, 32, 31)], dim=1)))
+        for block in critic.blocks:
+            spreads.append(x.std(0).mean().item())
+            x = block(x)
         spreads.append(x.std(0).mean().item())
-        x = block(x)
-    spreads.append(x.std(0).mean().item())
+        return spreads, critic(features, labels)
+
+
+def test_a_new_critic_passes_the_differences_between_clips_to_its_score():
+    """``critic_init="he"``: with PyTorch's default the clips' differences shrink ~10× per block and
+    a new critic scores 8 different clips within 10⁻⁷ of each other."""
+    spreads, scores = _new_critic_spreads("he")
     assert spreads[-1] > 0.01 * spreads[0]  # the last block still tells the clips apart
-    assert critic(features, labels).std() > 1e-3
+    assert scores.std() > 1e-3
+
+
+def test_critic_init_pytorch_keeps_the_default_start():
+    """The default start (PyTorch's), the one CSGN trained from on the CPU: the clips' spread nearly
+    gone at the last block."""
+    assert csgn.CSGNConfig().critic_init == "pytorch"
+    spreads, scores = _new_critic_spreads("pytorch")
+    assert spreads[-1] < 0.001 * spreads[0]
+    assert scores.std() < 1e-4
 
 
 def test_pyramid_repairs_keep_levels_connected():
@@ -290,6 +307,8 @@ def test_config_errors():
         csgn.build(skeleton, 3, channels=[64, 32, 16])
     with pytest.raises(ConfigError, match="length_scale_frames"):
         csgn.build(skeleton, 3, length_scale_frames=0)
+    with pytest.raises(ConfigError, match="critic_init must be one of he, pytorch, got 'xavier'"):
+        csgn.build(skeleton, 3, critic_init="xavier")
     with pytest.raises(ConfigError, match="at least one class"):
         csgn.build(skeleton, 0)
     pair = csgn.build(skeleton, 3, **{**TINY, "channels": list(TINY["channels"])})  # lists, as JSON gives back
