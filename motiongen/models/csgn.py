@@ -57,6 +57,7 @@ from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, conf
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
+from motiongen.nn.mode_seeking import mode_seeking_problem
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,
     GaussianProcessPrior,
@@ -106,6 +107,7 @@ class CSGNConfig:
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
+    mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     # Critic and encoder start: "pytorch" (PyTorch's default) or "he" (He-normal convs, zero biases).
     # "pytorch" is the default because every CPU run started with "he" froze (`_he_initialise`).
     critic_init: str = "pytorch"
@@ -119,9 +121,10 @@ class CSGNConfig:
             raise ConfigError(f"csgn {problem}")
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
-        stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
-        if stddev_problem:
-            raise ConfigError(f"csgn {stddev_problem}")
+        for problem in (stddev_group_problem(self.critic_minibatch_stddev),
+                        mode_seeking_problem(self.mode_seeking_weight)):
+            if problem:
+                raise ConfigError(f"csgn {problem}")
         for name in ("frames", "latent_channels", "class_channels", "classifier_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:

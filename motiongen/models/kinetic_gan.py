@@ -47,6 +47,7 @@ from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
+from motiongen.nn.mode_seeking import mode_seeking_problem
 
 KIND = "kinetic-gan"
 COORDINATES = 3  # output channels: x, y, z per joint
@@ -84,6 +85,7 @@ class KineticGANConfig:
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
+    mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
 
     def __post_init__(self):
         self.generator_channels = tuple(int(c) for c in self.generator_channels)
@@ -111,6 +113,9 @@ class KineticGANConfig:
         stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
         if stddev_problem:
             problems.append(stddev_problem)
+        seeking_problem = mode_seeking_problem(self.mode_seeking_weight)
+        if seeking_problem:
+            problems.append(seeking_problem)
         if problems:
             raise ConfigError("kinetic-gan config: " + "; ".join(problems))
 

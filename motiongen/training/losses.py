@@ -10,7 +10,8 @@ generator phase:
 With an auxiliary action classifier C in the critic (`motiongen.nn.action_classifier`; config
 ``action_classifier_weight`` w > 0, our addition, off by default) the critic phase adds CE(C(x), c)
 (and CE(C(G(z)), K), the class "generated", with ``classifier_rejects_fakes``) and the generator
-phase adds w · CE(C(G(z)), c).
+phase adds w · CE(C(G(z)), c). With ``mode_seeking_weight`` λ_ms > 0 (also ours, off by default) the
+generator phase pairs its batch by class and adds λ_ms · L_ms (`motiongen.nn.mode_seeking`).
 
 The drift term is Karras et al.'s (ProGAN, ICLR 2018, §A.1), off by default. The loop calls
 `WganGpLoss.accumulate_gradients(phase, ...)` once per phase; the GAN maths stays here
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from motiongen.nn.action_classifier import classifier_critic_loss, classifier_generator_loss
+from motiongen.nn.mode_seeking import mode_seeking_loss, pair_labels
 
 PHASES = ("critic", "generator")
 
@@ -58,6 +60,7 @@ class WganGpLoss:
         self.autocast = autocast
         config = getattr(networks.generator_module, "config", None)  # a bare test network may have none
         self.classifier_weight = float(getattr(config, "action_classifier_weight", 0.0))
+        self.mode_seeking_weight = float(getattr(config, "mode_seeking_weight", 0.0))
 
     # --- one phase ----------------------------------------------------------------------------
     def accumulate_gradients(self, phase: str, real_features: torch.Tensor | None, labels: torch.Tensor,
@@ -110,6 +113,8 @@ class WganGpLoss:
 
     def _generator_phase(self, labels, latent) -> dict[str, torch.Tensor]:
         nets = self.networks
+        if self.mode_seeking_weight:  # samples i and i + B/2 share a class, so their difference is the latent's
+            labels = pair_labels(labels)
         with self.autocast():
             fake = nets.generator_train(latent, labels)
             scores = nets.critic_plain(fake, labels).float()
@@ -119,6 +124,10 @@ class WganGpLoss:
             classification = classifier_generator_loss(nets.critic_module, fake.float(), labels, self.autocast)
             loss = loss + self.classifier_weight * classification
             values["fake_classification"] = classification.detach()
+        if self.mode_seeking_weight:
+            seeking = mode_seeking_loss(fake, latent)
+            loss = loss + self.mode_seeking_weight * seeking
+            values["mode_seeking"] = seeking.detach()
         loss.backward()
         return {"generator_loss": loss.detach(), **values}
 
