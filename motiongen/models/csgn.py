@@ -109,7 +109,7 @@ class CSGNConfig:
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     # Critic and encoder start: "pytorch" (PyTorch's default) or "he" (He-normal convs, zero biases).
-    # "pytorch" is the default because every CPU run started with "he" froze (`_he_initialise`).
+    # "pytorch" is the default: each CPU run started with "he" stood still at step 1000 (`_he_initialise`).
     critic_init: str = "pytorch"
 
     def __post_init__(self) -> None:
@@ -375,8 +375,8 @@ def _he_initialise(modules: Sequence[nn.Module], slope: float) -> None:
     critic they are 7 × 10⁻⁵ of the stem's, so its first scores barely depend on its input. Why it is
     not the default: on the CPU (CMU, 32 frames, seed 0) the run started with it made one still pose
     per action by step 1000 (spread over time 0.002) where the same run with PyTorch's default moved
-    (0.163; real windows 0.115); each of the three runs with it that reached step 1000 stood still there
-    (docs/ARCHITECTURE.md, benchmarks/RESULTS.md)."""
+    (0.163; real windows 0.115); each of the three runs with it that reached step 1000 stood still
+    there (docs/ARCHITECTURE.md, benchmarks/RESULTS.md)."""
     for module in modules:
         for layer in module.modules():
             if isinstance(layer, (nn.Conv2d, nn.Linear)):
