@@ -2,19 +2,24 @@
 action the generator knows (clips of the recogniser's 64 frames at 30 fps, resampled from the
 model's own rate, at its default start and truncation, feet planted as `sample` plants them, seeds
 1000… unless --first-seed): accuracy and the most frequent reading. Complements `motiongen
-evaluate`, whose test set has only the held-out subjects' actions.
+evaluate`, whose test set has only the held-out subjects' actions. With --real DATA it reads the
+model's real training windows instead (same window, rate and path to the recogniser, drawn with
+seed 0): the ceiling the judge allows each action at that window.
 
-    python benchmarks/per_action_recognition.py RUN [--samples 64]
+    python benchmarks/per_action_recognition.py RUN [--samples 64] [--real ../shared/data/cmu]
 """
 
 from __future__ import annotations
 
 import argparse
+import warnings
 
 import numpy as np
 import torch
 
-from motiongen.api.evaluate import GeneratorSource, generated_positions
+from motiongen.api.evaluate import GeneratorSource, generated_positions, onto_target
+from motiongen.data import prepare_dataset
+from motiongen.data.features import from_features, to_channels_last
 from motiongen.metrics.evaluation import load_recognizer
 from motiongen.training.checkpoint import load_checkpoint
 
@@ -26,6 +31,9 @@ def main() -> None:
     parser.add_argument("--truncation", type=float, default=None, help="default: the model's")
     parser.add_argument("--first-seed", type=int, default=1000,
                         help="seeds first…first+samples−1 (pick snapshots on one range, report another)")
+    parser.add_argument("--real", default=None, metavar="DATA",
+                        help="read this dataset's training windows (model's skeleton, frames, fps) instead")
+    parser.add_argument("--holdout-subjects", default="08,13,16", help="with --real: subjects left out")
     args = parser.parse_args()
     torch.set_num_threads(1)
     checkpoint = load_checkpoint(args.run)
@@ -35,16 +43,40 @@ def main() -> None:
     native = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))  # the window at the model's fps
     scores = []
     print(f"{'action':<20} {'accuracy':>9}  most often read as")
+    real = real_windows(args, checkpoint) if args.real else None
     for label, action in enumerate(checkpoint.actions):
-        seeds = list(range(args.first_seed, args.first_seed + args.samples))
-        positions = generated_positions(source, [action] * args.samples, native, seeds, truncation, "cpu",
-                                        recognizer.skeleton, recognizer.fps, plant_feet=True)[:, :recognizer.frames]
+        if real is not None:
+            positions = onto_target(real(action), checkpoint.skeleton, checkpoint.fps, int(checkpoint.frames),
+                                    recognizer.skeleton, recognizer.fps)[:, :recognizer.frames]
+        else:
+            seeds = list(range(args.first_seed, args.first_seed + args.samples))
+            positions = generated_positions(source, [action] * args.samples, native, seeds, truncation, "cpu",
+                                            recognizer.skeleton, recognizer.fps,
+                                            plant_feet=True)[:, :recognizer.frames]
         _, logits = recognizer.embed(positions)
         read = [recognizer.actions[k] for k in logits.argmax(1)]
         top = max(set(read), key=read.count)
         scores.append(read.count(action) / len(read))
         print(f"{action:<20} {scores[-1]:>9.0%}  {top} ({read.count(top) / len(read):.0%})")
     print(f"{'mean over actions':<20} {np.mean(scores):>9.0%}")
+
+
+def real_windows(args, checkpoint):
+    """``action -> [samples, T, J, 3]`` real training windows in metres, as the model was trained on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = prepare_dataset(args.real, checkpoint.skeleton.name, frames=int(checkpoint.frames),
+                                  fps=float(checkpoint.fps), holdout_subjects=args.holdout_subjects.split(","))
+    train = dataset.split("train")
+    rng = np.random.default_rng(0)
+
+    def windows(action: str) -> np.ndarray:
+        pool = np.flatnonzero(train.labels == train.actions.index(action))
+        picks = rng.choice(pool, args.samples, replace=pool.size < args.samples)
+        features = torch.as_tensor(np.asarray(train.features(picks)))
+        return from_features(train.normalization.denormalize(to_channels_last(features))).numpy().astype(np.float32)
+
+    return windows
 
 
 if __name__ == "__main__":

@@ -99,10 +99,7 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
     ``as_bvh``: as `sample` writes them to BVH (IK onto the generator's fixed skeleton, then
     forward kinematics), so bone lengths and foot contact are those of the file a user gets."""
     from motiongen.core import kinematics
-    from motiongen.core.motion import Motion
-    from motiongen.core.ops import resample
     from motiongen.inference.sampling import generate_features, positions_from_features
-    from motiongen.retarget import retarget
 
     order = np.argsort(np.array(actions), kind="stable")
     names = np.array(actions)[order]
@@ -122,13 +119,24 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
             from motiongen.inference.footplant import plant_skeleton_feet
 
             positions = plant_skeleton_feet(positions, source.skeleton)
-    same_layout = target_skeleton.same_layout(source.skeleton)
-    if same_layout and math.isclose(source.fps, target_fps):
+    return onto_target(positions, source.skeleton, source.fps, frames, target_skeleton, target_fps)
+
+
+def onto_target(positions: np.ndarray, skeleton, fps: float, frames: int, target_skeleton,
+                target_fps: float) -> np.ndarray:
+    """``[N, T, J, 3]`` clips of ``frames`` frames on ``skeleton`` at ``fps``, retargeted and
+    resampled onto ``target_skeleton`` at ``target_fps`` (the recogniser's), covering the same span."""
+    from motiongen.core.motion import Motion
+    from motiongen.core.ops import resample
+    from motiongen.retarget import retarget
+
+    same_layout = target_skeleton.same_layout(skeleton)
+    if same_layout and math.isclose(fps, target_fps):
         return positions
     motions = []
     for clip in positions:  # the rare path: another skeleton or frame rate, one clip at a time
-        motion = Motion(positions=clip, skeleton=source.skeleton, fps=source.fps)
-        if not math.isclose(source.fps, target_fps):
+        motion = Motion(positions=clip, skeleton=skeleton, fps=fps)
+        if not math.isclose(fps, target_fps):
             motion = resample(motion, target_fps)
         if not same_layout:
             motion = retarget(motion, target_skeleton)
@@ -137,7 +145,7 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
     # N frames at f fps last N / f seconds, but resampling keeps the span from the first frame to
     # the last: 32 frames at 15 fps become 63 at 30 fps, not 64. The last frame is held for the
     # missing fraction of a source frame, so a fixed-length model still fills the window it covers.
-    covered = int(math.floor(frames * target_fps / source.fps + 1e-9))
+    covered = int(math.floor(frames * target_fps / fps + 1e-9))
     if motions.shape[1] < covered:
         motions = np.concatenate([motions, np.repeat(motions[:, -1:], covered - motions.shape[1], axis=1)], axis=1)
     return motions
