@@ -104,6 +104,7 @@ class CSGNConfig:
     # Not in the paper, off by default: the critic's auxiliary action classifier (AC-GAN, K + 1).
     action_classifier_weight: float = 0.0  # weight of the fakes' classification in the generator's loss
     classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
+    classify_fakes_among_actions: bool = False  # generator's term over the K actions only (`nn.action_classifier`)
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
@@ -117,7 +118,8 @@ class CSGNConfig:
         self.critic_channels = tuple(int(c) for c in self.critic_channels)
         self.length_scale_frames = float(self.length_scale_frames)
         self.leaky_slope = float(self.leaky_slope)
-        for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes):
+        for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
+                                                  self.classify_fakes_among_actions):
             raise ConfigError(f"csgn {problem}")
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
@@ -422,7 +424,8 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         self.head = nn.Linear(widths[-1], 1)
         _initialise_trunk([self.stem, self.blocks], config)
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
-                                     config.action_classifier_weight, config.classifier_rejects_fakes)
+                                     config.action_classifier_weight, config.classifier_rejects_fakes,
+                                     config.classify_fakes_among_actions)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape

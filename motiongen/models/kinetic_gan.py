@@ -82,6 +82,7 @@ class KineticGANConfig:
     # Not in the paper, off by default: the critic's auxiliary action classifier (AC-GAN, K + 1).
     action_classifier_weight: float = 0.0  # weight of the fakes' classification in the generator's loss
     classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
+    classify_fakes_among_actions: bool = False  # generator's term over the K actions only (`nn.action_classifier`)
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
@@ -107,7 +108,8 @@ class KineticGANConfig:
             problems.append(f"leaky_slope must be ≥ 0, got {self.leaky_slope}")
         if not 0.0 <= self.truncation <= 1.0:
             problems.append(f"truncation must be in [0, 1], got {self.truncation}")
-        problems += classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes)
+        problems += classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
+                                               self.classify_fakes_among_actions)
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
         stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
@@ -359,7 +361,8 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         self.blocks = nn.ModuleList(CriticBlock(plan, pyramid, config) for plan in plans)
         self.score = nn.Linear(plans[-1].out_channels, 1)
         self._init_action_classifier(len(skeleton.parents), config.classifier_width, num_classes,
-                                     config.action_classifier_weight, config.classifier_rejects_fakes)
+                                     config.action_classifier_weight, config.classifier_rejects_fakes,
+                                     config.classify_fakes_among_actions)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         """``features [B, 3, T, V]``, ``labels [B]`` → scores ``[B]``; with ``classify`` (feature

@@ -10,6 +10,13 @@ critic phase: trained on real windows alone it memorised them and read the fakes
 while a frozen recogniser did not (RESULTS, "Stage 5"). The extra logit has its own head, so a
 fine-tune from a checkpoint with a K-way classifier keeps it and starts only that column.
 
+With ``fakes_among_actions`` the generator's term reads its fakes among the K actions only. Over
+all K + 1 outputs a fake's "generated" probability is near 1 all through training (the graph GANs'
+critics at 95–100% fake recall), so the cross-entropy's gradient is almost all "look less
+generated", which the Wasserstein critic already asks for, and the part that says *which* action
+(the other actions' probabilities) is near 0. Among the actions the same gradient is the class
+signal of a K-way AC-GAN, while the critic phase still trains the "generated" class.
+
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
 `classifier_critic_loss` / `classifier_generator_loss` are the two phases' terms, shared by
@@ -27,13 +34,18 @@ from motiongen.errors import ConfigError
 from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, leaky
 
 
-def classifier_option_problems(weight: float, rejects_fakes: bool) -> list[str]:
-    """What is wrong with a config's ``action_classifier_weight`` / ``classifier_rejects_fakes``."""
+def classifier_option_problems(weight: float, rejects_fakes: bool, fakes_among_actions: bool = False) -> list[str]:
+    """What is wrong with a config's ``action_classifier_weight`` / ``classifier_rejects_fakes`` /
+    ``classify_fakes_among_actions``."""
     problems = []
     if not (math.isfinite(float(weight)) and float(weight) >= 0):
         problems.append(f"action_classifier_weight must be a number ≥ 0, got {weight}")
     elif rejects_fakes and not float(weight) > 0:
         problems.append("classifier_rejects_fakes needs the auxiliary classifier: set action_classifier_weight > 0")
+    if not isinstance(fakes_among_actions, bool):
+        problems.append(f"classify_fakes_among_actions must be true or false, got {fakes_among_actions!r}")
+    elif fakes_among_actions and not rejects_fakes:
+        problems.append("classify_fakes_among_actions needs the K + 1 classifier: set classifier_rejects_fakes=true")
     return problems
 
 
@@ -46,8 +58,9 @@ class ActionClassifierMixin:
     fake_head: nn.Module | None
 
     def _init_action_classifier(self, joints: int, width: int, num_classes: int, weight: float,
-                                rejects_fakes: bool) -> None:
+                                rejects_fakes: bool, fakes_among_actions: bool = False) -> None:
         self.action_classifier = self.action_head = self.fake_head = None
+        self.fakes_among_actions = bool(fakes_among_actions)  # read by `classifier_generator_loss`
         if not float(weight) > 0:
             return
         # Poses and frame differences of all joints as channels, three halvings of time, mean over
@@ -103,8 +116,11 @@ def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[
 def classifier_generator_loss(critic: ActionClassifierMixin, fakes: torch.Tensor, labels: torch.Tensor,
                               autocast) -> torch.Tensor:
     """The generator phase's term: CE of the fakes ``[N·B, 3, T, V]`` read as their actions
-    (``labels`` repeated N times), over all K (+ 1) outputs. The critic is called bare: its
-    parameters are not trained in this phase."""
+    (``labels`` repeated N times), over all K (+ 1) outputs, or the K actions alone with the
+    critic's ``fakes_among_actions``. The critic is called bare: its parameters are not trained
+    in this phase."""
     with autocast():
         logits = critic.classify(fakes).float()
+    if critic.rejects_fakes and getattr(critic, "fakes_among_actions", False):
+        logits = logits[:, :-1]
     return nn.functional.cross_entropy(logits, labels.repeat(fakes.shape[0] // labels.shape[0]))

@@ -1,11 +1,14 @@
 """Our optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
 auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, its logits through
-the critic's own forward as DDP needs, the "generated" column, the config's refusals), the
+the critic's own forward as DDP needs, the "generated" column, the generator's term among the
+actions alone, the config's refusals), the
 frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
 the training loop, saved with the critic) and the minibatch-stddev channel
 (`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together)."""
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ import torch
 from motiongen.data.features import to_channels_first, to_features
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
+from motiongen.nn.action_classifier import classifier_generator_loss
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.minibatch_stddev import MinibatchStddev
 from motiongen.skeletons import load_skeleton
@@ -65,6 +69,33 @@ def test_the_classifier_options_are_checked(kind):
         _pair(kind, action_classifier_weight=-1.0)
     with pytest.raises(ConfigError, match="classifier_width"):
         _pair(kind, action_classifier_weight=1.0, classifier_width=0)
+    with pytest.raises(ConfigError, match="classify_fakes_among_actions needs the K . 1 classifier"):
+        _pair(kind, action_classifier_weight=1.0, classify_fakes_among_actions=True)
+    with pytest.raises(ConfigError, match="classify_fakes_among_actions must be true or false"):
+        _pair(kind, action_classifier_weight=1.0, classifier_rejects_fakes=True, classify_fakes_among_actions="yes")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_generators_class_term_among_actions_ignores_the_generated_column(kind):
+    """Over K + 1 outputs the term also pushes the fakes away from "generated"; among the K
+    actions it is the CE of those logits alone, so the "generated" head gets no gradient, and the
+    option changes no weight (checkpoints stay interchangeable)."""
+    fakes, labels = torch.randn(4, 3, 16, 31), torch.tensor([0, 1, 2, 0])
+    losses = {}
+    for among in (False, True):
+        critic = _pair(kind, action_classifier_weight=1.0, classifier_rejects_fakes=True,
+                       classify_fakes_among_actions=among).critic
+        loss = classifier_generator_loss(critic, fakes, labels, contextlib.nullcontext)
+        logits = critic.classify(fakes).detach()
+        expected = logits[:, :3] if among else logits
+        assert torch.allclose(loss, torch.nn.functional.cross_entropy(expected, labels))
+        loss.backward()
+        generated_grad = critic.fake_head.weight.grad
+        assert (generated_grad is None or not generated_grad.any()) == among
+        assert critic.action_head.weight.grad.abs().sum() > 0
+        losses[among] = (loss.item(), sorted(critic.state_dict()))
+    assert losses[False][1] == losses[True][1]
+    assert losses[False][0] > losses[True][0]  # the "generated" column only adds probability mass to miss
 
 
 # --- frame-change channels ----------------------------------------------------------------------------
