@@ -11,11 +11,13 @@ while a frozen recogniser did not (RESULTS, "Stage 5"). The extra logit has its 
 fine-tune from a checkpoint with a K-way classifier keeps it and starts only that column.
 
 With ``fakes_among_actions`` the generator's term reads its fakes among the K actions only. Over
-all K + 1 outputs a fake's "generated" probability is near 1 all through training (the graph GANs'
-critics at 95–100% fake recall), so the cross-entropy's gradient is almost all "look less
-generated", which the Wasserstein critic already asks for, and the part that says *which* action
-(the other actions' probabilities) is near 0. Among the actions the same gradient is the class
-signal of a K-way AC-GAN, while the critic phase still trains the "generated" class.
+all K + 1 outputs a fake's "generated" probability stays near 1 (the graph GANs' critics at 95–100%
+fake recall), so the term's gradient is almost all "look less generated" and the part that says
+*which* action is near 0; among the actions it is a K-way AC-GAN's class signal, while the critic
+phase still trains "generated". Measured (RESULTS, "Fourth CPU session", 1000 fine-tuning steps of
+one CSGN with and without it): much closer to the real data (FID 168 → 112, Wasserstein gap 1.3 →
+0.1), but the recogniser read fewer clips as their action (46% → 39% per action) while this
+classifier read 94–100% of them so: it can be satisfied by patterns only it accepts. Off by default.
 
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
