@@ -19,7 +19,7 @@ import torch
 
 from motiongen.api.evaluate import GeneratorSource, generated_positions, onto_target
 from motiongen.data import prepare_dataset
-from motiongen.data.features import from_features, to_channels_last
+from motiongen.inference.sampling import positions_from_features
 from motiongen.metrics.evaluation import load_recognizer
 from motiongen.training.checkpoint import load_checkpoint
 
@@ -46,8 +46,8 @@ def main() -> None:
     real = real_windows(args, checkpoint) if args.real else None
     for label, action in enumerate(checkpoint.actions):
         if real is not None:
-            positions = onto_target(real(action), checkpoint.skeleton, checkpoint.fps, int(checkpoint.frames),
-                                    recognizer.skeleton, recognizer.fps)[:, :recognizer.frames]
+            positions = onto_target(real(action), checkpoint.skeleton, checkpoint.fps, recognizer.skeleton,
+                                    recognizer.fps)[:, :recognizer.frames]
         else:
             seeds = list(range(args.first_seed, args.first_seed + args.samples))
             positions = generated_positions(source, [action] * args.samples, native, seeds, truncation, "cpu",
@@ -73,8 +73,8 @@ def real_windows(args, checkpoint):
     def windows(action: str) -> np.ndarray:
         pool = np.flatnonzero(train.labels == train.actions.index(action))
         picks = rng.choice(pool, args.samples, replace=pool.size < args.samples)
-        features = torch.as_tensor(np.asarray(train.features(picks)))
-        return from_features(train.normalization.denormalize(to_channels_last(features))).numpy().astype(np.float32)
+        positions = positions_from_features(np.asarray(train.features(picks)), train.normalization, checkpoint.skeleton)
+        return np.asarray(positions, dtype=np.float32)
 
     return windows
 

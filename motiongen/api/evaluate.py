@@ -119,13 +119,12 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
             from motiongen.inference.footplant import plant_skeleton_feet
 
             positions = plant_skeleton_feet(positions, source.skeleton)
-    return onto_target(positions, source.skeleton, source.fps, frames, target_skeleton, target_fps)
+    return onto_target(positions, source.skeleton, source.fps, target_skeleton, target_fps)
 
 
-def onto_target(positions: np.ndarray, skeleton, fps: float, frames: int, target_skeleton,
-                target_fps: float) -> np.ndarray:
-    """``[N, T, J, 3]`` clips of ``frames`` frames on ``skeleton`` at ``fps``, retargeted and
-    resampled onto ``target_skeleton`` at ``target_fps`` (the recogniser's), covering the same span."""
+def onto_target(positions: np.ndarray, skeleton, fps: float, target_skeleton, target_fps: float) -> np.ndarray:
+    """``[N, T, J, 3]`` clips on ``skeleton`` at ``fps``, retargeted and resampled onto
+    ``target_skeleton`` at ``target_fps`` (the recogniser's), covering the same span."""
     from motiongen.core.motion import Motion
     from motiongen.core.ops import resample
     from motiongen.retarget import retarget
@@ -145,7 +144,7 @@ def onto_target(positions: np.ndarray, skeleton, fps: float, frames: int, target
     # N frames at f fps last N / f seconds, but resampling keeps the span from the first frame to
     # the last: 32 frames at 15 fps become 63 at 30 fps, not 64. The last frame is held for the
     # missing fraction of a source frame, so a fixed-length model still fills the window it covers.
-    covered = int(math.floor(frames * target_fps / fps + 1e-9))
+    covered = int(math.floor(positions.shape[1] * target_fps / fps + 1e-9))
     if motions.shape[1] < covered:
         motions = np.concatenate([motions, np.repeat(motions[:, -1:], covered - motions.shape[1], axis=1)], axis=1)
     return motions

@@ -58,11 +58,12 @@ class ActionClassifierMixin:
     action_classifier: nn.Module | None
     action_head: nn.Module | None
     fake_head: nn.Module | None
+    fakes_among_actions: bool  # the generator's term over the K actions only (`classifier_generator_loss`)
 
     def _init_action_classifier(self, joints: int, width: int, num_classes: int, weight: float,
                                 rejects_fakes: bool, fakes_among_actions: bool = False) -> None:
         self.action_classifier = self.action_head = self.fake_head = None
-        self.fakes_among_actions = bool(fakes_among_actions)  # read by `classifier_generator_loss`
+        self.fakes_among_actions = bool(fakes_among_actions)
         if not float(weight) > 0:
             return
         # Poses and frame differences of all joints as channels, three halvings of time, mean over
@@ -123,6 +124,6 @@ def classifier_generator_loss(critic: ActionClassifierMixin, fakes: torch.Tensor
     in this phase."""
     with autocast():
         logits = critic.classify(fakes).float()
-    if critic.rejects_fakes and getattr(critic, "fakes_among_actions", False):
+    if critic.rejects_fakes and critic.fakes_among_actions:
         logits = logits[:, :-1]
     return nn.functional.cross_entropy(logits, labels.repeat(fakes.shape[0] // labels.shape[0]))
