@@ -57,6 +57,7 @@ from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, conf
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
+from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,
@@ -109,6 +110,7 @@ class CSGNConfig:
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
+    critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
     # Critic and encoder start: "pytorch" (PyTorch's default) or "he" (He-normal convs, zero biases).
     # "pytorch" is the default: each CPU run started with "he" stood still at step 1000 (`_he_initialise`).
     critic_init: str = "pytorch"
@@ -124,7 +126,8 @@ class CSGNConfig:
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
         for problem in (stddev_group_problem(self.critic_minibatch_stddev),
-                        mode_seeking_problem(self.mode_seeking_weight)):
+                        mode_seeking_problem(self.mode_seeking_weight),
+                        class_projection_problem(self.critic_class_projection)):
             if problem:
                 raise ConfigError(f"csgn {problem}")
         for name in ("frames", "latent_channels", "class_channels", "classifier_width"):
@@ -422,6 +425,7 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         self.minibatch_stddev = MinibatchStddev(group) if group else None  # read by the last block
         self.blocks = _down_blocks(widths, pyramid, config.leaky_slope, extra_last_inputs=int(bool(group)))
         self.head = nn.Linear(widths[-1], 1)
+        self.class_projection = ClassProjection(num_classes, widths[-1]) if config.critic_class_projection else None
         _initialise_trunk([self.stem, self.blocks], config)
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
@@ -435,7 +439,10 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         for block in self.blocks[:-1]:
             x = block(x)
         x = self.blocks[-1](x if self.minibatch_stddev is None else self.minibatch_stddev(x))
-        scores = self.head(x.mean(dim=(2, 3))).squeeze(1)
+        pooled = x.mean(dim=(2, 3))
+        scores = self.head(pooled).squeeze(1)
+        if self.class_projection is not None:
+            scores = scores + self.class_projection(pooled, labels)
         return scores if classify is None else (scores, self.classify(classify))
 
     def fit_data(self, positions, normalization=None) -> None:

@@ -47,6 +47,7 @@ from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
+from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 
 KIND = "kinetic-gan"
@@ -87,6 +88,7 @@ class KineticGANConfig:
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
+    critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
 
     def __post_init__(self):
         self.generator_channels = tuple(int(c) for c in self.generator_channels)
@@ -115,9 +117,10 @@ class KineticGANConfig:
         stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
         if stddev_problem:
             problems.append(stddev_problem)
-        seeking_problem = mode_seeking_problem(self.mode_seeking_weight)
-        if seeking_problem:
-            problems.append(seeking_problem)
+        for problem in (mode_seeking_problem(self.mode_seeking_weight),
+                        class_projection_problem(self.critic_class_projection)):
+            if problem:
+                problems.append(problem)
         if problems:
             raise ConfigError("kinetic-gan config: " + "; ".join(problems))
 
@@ -360,6 +363,8 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
             plans[-1] = dataclasses.replace(plans[-1], in_channels=plans[-1].in_channels + 1)
         self.blocks = nn.ModuleList(CriticBlock(plan, pyramid, config) for plan in plans)
         self.score = nn.Linear(plans[-1].out_channels, 1)
+        self.class_projection = (ClassProjection(num_classes, plans[-1].out_channels)
+                                 if config.critic_class_projection else None)
         self._init_action_classifier(len(skeleton.parents), config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
                                      config.classify_fakes_among_actions)
@@ -374,7 +379,10 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         for block in self.blocks[:-1]:
             x = block(x)
         x = self.blocks[-1](x if self.minibatch_stddev is None else self.minibatch_stddev(x))
-        scores = self.score(x.mean(dim=(2, 3))).squeeze(1)
+        pooled = x.mean(dim=(2, 3))
+        scores = self.score(pooled).squeeze(1)
+        if self.class_projection is not None:
+            scores = scores + self.class_projection(pooled, labels)
         return scores if classify is None else (scores, self.classify(classify))
 
     def fit_data(self, positions, normalization=None) -> None:

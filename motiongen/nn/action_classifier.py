@@ -80,11 +80,10 @@ class ActionClassifierMixin:
     @property
     def fresh_parameters(self) -> tuple[str, ...]:
         """Parameters that a fine-tune from a checkpoint without them starts untrained: the
-        auxiliary classifier, which learns the actions again within a few hundred critic steps."""
-        if self.action_classifier is None:
-            return ()
+        auxiliary classifier, which learns the actions again within a few hundred critic steps, and
+        the class projection (`nn.class_projection`), which starts at zero — the critic as it was."""
         return tuple(name for name in self.state_dict()
-                     if name.startswith(("action_classifier.", "action_head.", "fake_head.")))
+                     if name.startswith(("action_classifier.", "action_head.", "fake_head.", "class_projection.")))
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with

@@ -3,8 +3,9 @@ auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, i
 the critic's own forward as DDP needs, the "generated" column, the generator's term among the
 actions alone, the config's refusals), the
 frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
-the training loop, saved with the critic) and the minibatch-stddev channel
-(`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together)."""
+the training loop, saved with the critic), the minibatch-stddev channel
+(`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together) and
+the class projection (`motiongen.nn.class_projection`: zero at the start, then ⟨e_y, φ(x)⟩)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def _pair(kind, **overrides):
 def test_the_classifier_is_off_unless_asked(kind):
     critic = _pair(kind).critic
     assert critic.action_classifier is None and critic.fresh_parameters == ()
-    assert not any(name.startswith(("action_", "fake_head")) for name in critic.state_dict())
+    assert critic.class_projection is None
+    assert not any(name.startswith(("action_", "fake_head", "class_projection")) for name in critic.state_dict())
     with pytest.raises(ConfigError, match="no action classifier"):
         critic.classify(torch.zeros(2, 3, 16, 31))
 
@@ -179,3 +181,30 @@ def test_the_training_loop_refuses_groups_that_would_mix_real_and_fake_clips(tmp
     train(model="csgn", dataset=cmu_dataset, run_dir=tmp_path / "run", total_steps=1, batch_size=4, n_critic=1,
           device="cpu", model_config={**SMALL["csgn"], "critic_minibatch_stddev": 4}, handle_signals=False)
     assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_class_projection_starts_at_zero_then_adds_the_labels_vector_against_the_pooled_features(kind):
+    critic = _pair(kind, critic_class_projection=True).critic
+    assert critic.fresh_parameters == ("class_projection.embedding.weight",)  # a fine-tune starts it
+    features, labels = torch.randn(4, 3, 16, 31), torch.tensor([0, 1, 2, 0])
+    pooled = []
+    critic.blocks[-1].register_forward_hook(lambda module, args, output: pooled.append(output.mean(dim=(2, 3))))
+    with torch.no_grad():
+        at_start = critic(features, labels)
+        projection, critic.class_projection = critic.class_projection, None
+        assert torch.equal(critic(features, labels), at_start)  # zero vectors: the critic as it was
+        critic.class_projection = projection
+        projection.embedding.weight.normal_()
+        scores = critic(features, labels)
+    expected = at_start + (projection.embedding.weight[labels] * pooled[-1]).sum(1)
+    assert torch.allclose(scores, expected, atol=1e-5)
+    assert not torch.allclose(scores, at_start)
+    with torch.no_grad():  # the same clips under other labels score differently
+        assert not torch.allclose(critic(features, labels.roll(1)), scores)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_class_projection_option_is_checked(kind):
+    with pytest.raises(ConfigError, match="critic_class_projection must be true or false"):
+        _pair(kind, critic_class_projection="yes")

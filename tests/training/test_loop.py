@@ -154,13 +154,14 @@ def test_resume_refuses_another_model_or_nothing(tmp_path, synthetic):
 @pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
 def test_a_gan_fine_tune_adds_a_classifier_that_rejects_fakes_and_resumes_exactly(tmp_path, cmu_dataset, model,
                                                                                    config):
-    """The auxiliary classifier (K + 1) on a GAN trained without it: a fine-tune keeps the trained
-    critic, starts only the classifier, logs its terms and resumes bit-identically."""
+    """The auxiliary classifier (K + 1) and the class projection on a GAN trained without them: a
+    fine-tune keeps the trained critic, starts only those, logs the classifier's terms and resumes
+    bit-identically."""
     _run(cmu_dataset, tmp_path / "base", 2, model=model, model_config=config, n_critic=1)
     base = tmp_path / "base" / "last.safetensors"
     options = dict(model=model, init_from=base, n_critic=1, balance_actions=1.0,
                    model_config={"action_classifier_weight": 1.0, "classifier_rejects_fakes": True,
-                                 "classifier_width": 8})
+                                 "classifier_width": 8, "critic_class_projection": True})
     _run(cmu_dataset, tmp_path / "whole", 4, **options)
     _run(cmu_dataset, tmp_path / "split", 2, **options)
     _run(cmu_dataset, tmp_path / "split", 4, resume=True, **options)
@@ -170,6 +171,7 @@ def test_a_gan_fine_tune_adds_a_classifier_that_rejects_fakes_and_resumes_exactl
     assert all(keys <= set(r) and all(math.isfinite(r[k]) for k in keys) for r in records)
     tuned = load_checkpoint(tmp_path / "whole" / "last.safetensors", ema=False).pair.critic
     assert tuned.action_classifier is not None and tuned.fake_head is not None
+    assert tuned.class_projection.embedding.weight.abs().sum() > 0  # started at zero, then learned
 
 
 # --- what a run writes --------------------------------------------------------------------------------
