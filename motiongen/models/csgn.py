@@ -55,9 +55,9 @@ from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
-from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,

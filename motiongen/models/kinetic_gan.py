@@ -43,11 +43,11 @@ from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
-from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 
 KIND = "kinetic-gan"
@@ -114,13 +114,9 @@ class KineticGANConfig:
                                                self.classify_fakes_among_actions)
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
-        stddev_problem = stddev_group_problem(self.critic_minibatch_stddev)
-        if stddev_problem:
-            problems.append(stddev_problem)
-        for problem in (mode_seeking_problem(self.mode_seeking_weight),
-                        class_projection_problem(self.critic_class_projection)):
-            if problem:
-                problems.append(problem)
+        problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
+                                             mode_seeking_problem(self.mode_seeking_weight),
+                                             class_projection_problem(self.critic_class_projection)) if problem]
         if problems:
             raise ConfigError("kinetic-gan config: " + "; ".join(problems))
 
