@@ -18,6 +18,8 @@ SHIPPED = {
                          "ST-GCN action recogniser on the CMU subset (cmu31, 30 fps, 64-frame windows) for evaluate"),
     "larnet-cmu31": ("larnet-cmu31.safetensors",
                      "LARNet generator of the CMU subset's actions (cmu31, 30 fps, any length) for sample"),
+    "csgn-cmu31": ("csgn-cmu31.safetensors",
+                   "CSGN generator of the CMU subset's actions (cmu31, 15 fps, any length) for sample"),
     "hgvae-cmu31": ("hgvae-cmu31.safetensors",
                     "HG-VAE of CMU motion (cmu31, 30 fps, 50-frame windows, any length) for impute"),
 }
