@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import torch
 
-from motiongen.api.evaluate import GeneratorSource, generated_positions, onto_target
+from motiongen.api.evaluate import GeneratorSource, onto_target, read_as
 from motiongen.data import prepare_dataset
 from motiongen.inference.sampling import positions_from_features
 from motiongen.metrics.evaluation import load_recognizer
@@ -40,21 +40,17 @@ def main() -> None:
     truncation = float(checkpoint.config.get("truncation", 1.0)) if args.truncation is None else args.truncation
     recognizer = load_recognizer(None)
     source = GeneratorSource.from_checkpoint(checkpoint)
-    native = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))  # the window at the model's fps
     scores = []
     print(f"{'action':<20} {'accuracy':>9}  most often read as")
     real = real_windows(args, checkpoint) if args.real else None
-    for label, action in enumerate(checkpoint.actions):
+    for action in checkpoint.actions:
         if real is not None:
             positions = onto_target(real(action), checkpoint.skeleton, checkpoint.fps, recognizer.skeleton,
                                     recognizer.fps)[:, :recognizer.frames]
+            read = [recognizer.actions[k] for k in recognizer.embed(positions)[1].argmax(1)]
         else:
-            seeds = list(range(args.first_seed, args.first_seed + args.samples))
-            positions = generated_positions(source, [action] * args.samples, native, seeds, truncation, "cpu",
-                                            recognizer.skeleton, recognizer.fps,
-                                            plant_feet=True)[:, :recognizer.frames]
-        _, logits = recognizer.embed(positions)
-        read = [recognizer.actions[k] for k in logits.argmax(1)]
+            read = read_as(source, recognizer, action, list(range(args.first_seed, args.first_seed + args.samples)),
+                           truncation)
         top = max(set(read), key=read.count)
         scores.append(read.count(action) / len(read))
         print(f"{action:<20} {scores[-1]:>9.0%}  {top} ({read.count(top) / len(read):.0%})")

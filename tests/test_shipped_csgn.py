@@ -30,7 +30,7 @@ def test_the_shipped_csgn_writes_1024_upright_frames_by_name(tmp_path):
     head, hips = y[:, names.index("Head")], y[:, names.index("Hips")]
     lower_foot = np.minimum(y[:, names.index("LeftFoot")], y[:, names.index("RightFoot")])
     assert np.all(head > hips) and np.all(head > lower_foot + 0.25 * height)  # upright in every frame
-    stature = y[:, names.index("Head")] - y.min(axis=1)
+    stature = head - y.min(axis=1)
     assert stature[-64:].mean() == pytest.approx(stature[:64].mean(), rel=0.15)  # no folding along the way
 
 
@@ -38,17 +38,10 @@ def test_the_shipped_csgn_writes_1024_upright_frames_by_name(tmp_path):
 def test_the_recogniser_reads_the_shipped_csgn_s_strong_actions_as_asked(action):
     """Three of the actions its card reports at 70% or more on fresh seeds: 16 fresh seeds each
     must be read as asked more than half of the time (chance is 1 in 12)."""
-    from motiongen.api.evaluate import GeneratorSource, generated_positions
+    from motiongen.api.evaluate import GeneratorSource, read_as
     from motiongen.metrics.evaluation import load_recognizer
     from motiongen.training.checkpoint import load_checkpoint
 
-    checkpoint = load_checkpoint(SHIPPED_CSGN)
-    recognizer = load_recognizer(None)
-    frames = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))
-    seeds = list(range(20_000, 20_016))
-    positions = generated_positions(GeneratorSource.from_checkpoint(checkpoint), [action] * len(seeds), frames,
-                                    seeds, 1.0, "cpu", recognizer.skeleton, recognizer.fps,
-                                    plant_feet=True)[:, :recognizer.frames]
-    _, logits = recognizer.embed(positions)
-    read = [recognizer.actions[k] for k in logits.argmax(1)]
+    source = GeneratorSource.from_checkpoint(load_checkpoint(SHIPPED_CSGN))
+    read = read_as(source, load_recognizer(None), action, list(range(20_000, 20_016)))
     assert read.count(action) > len(read) / 2, read
