@@ -105,6 +105,7 @@ def train(
     lr_generator: float = 2e-4,  # Adam learning rate of the generator
     lr_critic: float = 2e-4,  # Adam learning rate of the critic
     lr_decay_steps: int = 0,  # both learning rates fall linearly to 0 over the last this many steps (0 = constant)
+    critic_warmup_steps: int = 0,  # the run's first this many steps train the critic alone (generator and EMA wait)
     betas: Sequence[float] = (0.5, 0.999),  # Adam betas of both optimisers
     n_critic: int = 5,  # critic steps per generator step
     gp_weight: float = 10.0,  # λ of the WGAN-GP gradient penalty
@@ -135,7 +136,7 @@ def train(
     window_count = len(dataset)
     _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps, balance_actions, lr_decay_steps)
+                   render_every_steps, balance_actions, lr_decay_steps, critic_warmup_steps)
     torch_device = resolve_device(device)
     with distributed.joined(torch_device.type) as world:
         if torch_device.type == "cuda" and world.distributed:
@@ -165,6 +166,8 @@ def train(
         if init_from is not None and not resume:  # before the run folder exists: a misfit leaves none
             _initialise_from(init_from, pair, dataset)
         likelihood_model = pair.critic is None  # a VAE: one phase on its own bound, no critic
+        if likelihood_model and critic_warmup_steps:
+            raise ConfigError(f"{model} has no critic to warm up; leave out --critic-warmup-steps")
         spread = getattr(pair.critic, "minibatch_stddev", None)
         if spread is not None and batch_size % spread.group_size:  # a group must not mix real and fake clips
             raise ConfigError(f"the critic's minibatch-stddev groups of {spread.group_size} must divide the "
@@ -257,7 +260,12 @@ def train(
                     for phase in phases:
                         for group in phase.optimizer.param_groups:
                             group["lr"] = group["initial_lr"] * factor
+                # A fine-tune of an inference-only file starts with an untrained critic, whose first
+                # gradients would undo the generator (RESULTS, seventh session): it learns alone first.
+                warming_up = state.step < critic_warmup_steps
                 for phase in phases:
+                    if warming_up and phase.name == "generator":
+                        continue
                     for other in phases:
                         other.module.requires_grad_(other is phase)
                     for _ in range(phase.repeats):
@@ -270,7 +278,8 @@ def train(
                         phase.optimizer.step()
                         state.meter.add(values)
                 state.step += 1
-                update_ema(ema, pair.generator, ema_beta(state.step, ema_halflife_steps, rampup))
+                if not warming_up:
+                    update_ema(ema, pair.generator, ema_beta(state.step, ema_halflife_steps, rampup))
                 event = "step"
                 at_end = state.step == total_steps
                 if state.step % log_every_steps == 0 or at_end:
@@ -361,7 +370,7 @@ def learning_rate_factor(step: int, total_steps: int, decay_steps: int) -> float
 
 def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps, balance_actions=0.0, lr_decay_steps=0) -> None:
+                   render_every_steps, balance_actions=0.0, lr_decay_steps=0, critic_warmup_steps=0) -> None:
     """Refuse impossible requests before anything is allocated (DESIGN §8)."""
     def whole(name, value, minimum=1):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -374,6 +383,7 @@ def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, b
     whole("picture interval (steps)", render_every_steps, minimum=0)
     whole("log interval (steps)", log_every_steps)
     whole("learning-rate decay (steps)", lr_decay_steps, minimum=0)
+    whole("critic warm-up (steps)", critic_warmup_steps, minimum=0)
     for name, value in (("generator learning rate", lr_generator), ("critic learning rate", lr_critic),
                         ("EMA half-life (steps)", ema_halflife_steps)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -495,7 +505,8 @@ def _initialise_from(path: Path, pair, dataset) -> None:
     ckpt.load_state(path, pair.generator, "ema" if inference_only else "generator", refitted)
     if pair.critic is not None:
         if inference_only:
-            warnings.warn(f"{path} holds no critic (an inference-only file); the critic starts untrained")
+            warnings.warn(f"{path} holds no critic (an inference-only file); the critic starts untrained "
+                          "(--critic-warmup-steps N trains it alone first)")
         else:
             ckpt.load_state(path, pair.critic, "critic", getattr(pair.critic, "fresh_parameters", ()))
     fit_to_data(pair, dataset)

@@ -113,6 +113,11 @@ def test_init_from_fine_tunes_a_checkpoint(tmp_path, cmu_data_dir):
     assert config["model"] == "kinetic-gan" and config["init_from"] == str((base / "last.safetensors").resolve())
     assert config["model_config"]["generator_channels"] == [8, 4] and config["model_config"]["frames"] == 16
     assert config["dataset"]["fps"] == 15.0
+    result = run("train", "--init-from", base, "--data", cmu_data_dir, "--critic-warmup-steps", "500", "--dry-run")
+    assert result.exit_code == 0 and json.loads(result.stdout)["options"]["critic_warmup_steps"] == 500
+    assert_one_line_error(run("train", "--init-from", base, "--data", cmu_data_dir, "--critic-warmup-steps", "-1",
+                              "--batch-size", "2", "--device", "cpu", "--steps", "1", "--out", tmp_path / "w"),
+                          "critic warm-up")
     assert_one_line_error(run("train", "--init-from", base, "--data", cmu_data_dir, "--channels", "16,4",
                               "--batch-size", "2", "--device", "cpu", "--steps", "1", "--out", tmp_path / "wide"),
                           "do not fit")

@@ -101,6 +101,13 @@ def test_resume_is_exact_hgvae_on_real_data(tmp_path, cmu_dataset):
     assert model.position_std.min() > 0 and model.position_mean[0, 1] > 0.5  # the root's height, metres
 
 
+def test_a_model_without_a_critic_refuses_a_critic_warmup(tmp_path, cmu_dataset):
+    with pytest.raises(ConfigError, match="hgvae has no critic to warm up"):
+        _run(cmu_dataset, tmp_path / "run", 1, model="hgvae", critic_warmup_steps=2,
+             model_config={"nodes": [6, 2, 1], "latent_dims": [4, 4, 4, 8], "hidden": 16})
+    assert not (tmp_path / "run").exists()
+
+
 def _vae_losses(path):
     return [{k: r[k] for k in ("step", "nll", "kl", "elbo")} for r in read_log(path) if not r.get("partial")]
 
@@ -249,6 +256,8 @@ def test_divergence_stops_with_a_clear_error(tmp_path, synthetic, monkeypatch):
     ({"balance_actions": 1.5}, "action balance"),
     ({"balance_actions": -0.1}, "action balance"),
     ({"lr_decay_steps": -1}, "learning-rate decay"),
+    ({"critic_warmup_steps": -1}, "critic warm-up"),
+    ({"critic_warmup_steps": 2.5}, "critic warm-up"),
 ])
 def test_impossible_requests_are_refused_early(tmp_path, synthetic, overrides, message):
     options = {"total_steps": 2, **overrides}
@@ -349,6 +358,30 @@ def test_init_from_starts_a_new_run_at_the_checkpoints_weights(tmp_path, synthet
     assert any(not torch.allclose(start[k], scratch[k], atol=1e-3) for k in start)
     config = (tmp_path / "tuned" / "config.json").read_text()
     assert str(base) in config
+
+
+def test_critic_warmup_trains_the_critic_alone_then_both_and_resumes_exactly(tmp_path, synthetic):
+    """A fine-tune with --critic-warmup-steps 3: for three steps the generator and its average keep
+    the checkpoint's weights while the critic learns; then both train, and a run stopped inside the
+    warm-up resumes bit-identically."""
+    _run(synthetic, tmp_path / "base", 4, ema_rampup=None)
+    base = tmp_path / "base" / "last.safetensors"
+    _run(synthetic, tmp_path / "warm", 3, init_from=base, critic_warmup_steps=3)
+    start, warm = _learned(base), _learned(tmp_path / "warm" / "last.safetensors")
+    waiting = [k for k in start if k.startswith(("generator.", "ema."))]
+    assert waiting and all(torch.equal(start[k], warm[k]) for k in waiting)
+    assert any(not torch.allclose(start[k], warm[k]) for k in start if k.startswith("critic."))
+    records = read_log(tmp_path / "warm" / "log.jsonl")
+    assert all("critic_loss" in r and "generator_loss" not in r for r in records)
+
+    options = dict(init_from=base, critic_warmup_steps=3)
+    _run(synthetic, tmp_path / "whole", 6, **options)
+    _run(synthetic, tmp_path / "split", 2, **options)
+    _run(synthetic, tmp_path / "split", 6, resume=True, **options)
+    _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
+    after = _learned(tmp_path / "whole" / "last.safetensors")
+    assert all(not torch.equal(start[k], after[k]) for k in waiting if k.endswith("weight"))
+    assert "generator_loss" in read_log(tmp_path / "whole" / "log.jsonl")[-1]
 
 
 def test_init_from_refuses_another_model_skeleton_or_action_set(tmp_path, synthetic):
