@@ -56,7 +56,7 @@ from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
-from motiongen.nn.frame_changes import FrameChanges
+from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 from motiongen.nn.csgn_layers import (
@@ -108,6 +108,7 @@ class CSGNConfig:
     classify_fakes_among_actions: bool = False  # generator's term over the K actions only (`nn.action_classifier`)
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
+    critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
@@ -126,6 +127,7 @@ class CSGNConfig:
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
         for problem in (stddev_group_problem(self.critic_minibatch_stddev),
+                        frame_change_floor_problem(self.critic_frame_change_floor),
                         mode_seeking_problem(self.mode_seeking_weight),
                         class_projection_problem(self.critic_class_projection)):
             if problem:
@@ -417,7 +419,8 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         super().__init__()
         widths = config.critic_channels
         self.class_embedding = nn.Embedding(num_classes, config.class_channels)
-        self.frame_changes = FrameChanges(pyramid[-1].joint_count) if config.critic_frame_changes else None
+        self.frame_changes = (FrameChanges(pyramid[-1].joint_count, config.critic_frame_change_floor)
+                              if config.critic_frame_changes else None)
         inputs = 3 * (2 if self.frame_changes is not None else 1)
         self.stem = nn.Conv2d(inputs + config.class_channels, widths[0], kernel_size=1)
         self.act = _leaky(config.leaky_slope)

@@ -44,7 +44,7 @@ from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
-from motiongen.nn.frame_changes import FrameChanges
+from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
@@ -86,6 +86,7 @@ class KineticGANConfig:
     classify_fakes_among_actions: bool = False  # generator's term over the K actions only (`nn.action_classifier`)
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
+    critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
@@ -115,6 +116,7 @@ class KineticGANConfig:
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
+                                             frame_change_floor_problem(self.critic_frame_change_floor),
                                              mode_seeking_problem(self.mode_seeking_weight),
                                              class_projection_problem(self.critic_class_projection)) if problem]
         if problems:
@@ -350,7 +352,8 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         pyramid = graph_pyramid(skeleton)
         embedding_dim = config.class_embedding_dim or num_classes
         self.class_embedding = nn.Embedding(num_classes, embedding_dim)
-        self.frame_changes = FrameChanges(len(skeleton.parents)) if config.critic_frame_changes else None
+        self.frame_changes = (FrameChanges(len(skeleton.parents), config.critic_frame_change_floor)
+                              if config.critic_frame_changes else None)
         inputs = COORDINATES * (2 if self.frame_changes is not None else 1)
         plans = critic_plan(config, pyramid, inputs + embedding_dim)
         self.minibatch_stddev = None

@@ -40,13 +40,21 @@ def frame_change_spread(positions: np.ndarray, normalization) -> torch.Tensor:
     return (squares / count - mean.square()).clamp_min(0).sqrt()
 
 
+def frame_change_floor_problem(floor) -> str | None:
+    """Why ``floor`` is not a usable ``critic_frame_change_floor`` (a fraction in (0, 1]), or None."""
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 < floor <= 1.0:
+        return f"critic_frame_change_floor must be a fraction of the median spread in (0, 1], got {floor!r}"
+    return None
+
+
 class FrameChanges(nn.Module):
     """``features [B, 3, T, V]`` → ``[B, 6, T, V]``: the features, then each frame's change to the
     next (zero after the last) divided by its training spread (`fit`, a saved buffer; ones until
     fitted)."""
 
-    def __init__(self, joints: int):
+    def __init__(self, joints: int, floor: float = 0.5):
         super().__init__()
+        self.floor = float(floor)  # a coordinate's spread counts as at least this × the median (fit)
         self.register_buffer("scale", torch.ones(3, 1, joints))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -56,6 +64,7 @@ class FrameChanges(nn.Module):
     def fit(self, positions: np.ndarray, normalization) -> None:
         spread = frame_change_spread(positions, normalization)  # [V, 3]
         # A coordinate that barely changes (a joint fixed to its parent) is not blown up ×10⁴: its
-        # spread counts as at least half the typical one.
-        spread = spread.clamp_min(0.5 * float(spread.median()))
+        # spread counts as at least `floor` × the typical one (half by default; the Kinetic-GAN
+        # trained better at 0.01: benchmarks/RESULTS.md, seventh CPU session).
+        spread = spread.clamp_min(self.floor * float(spread.median()))
         self.scale.copy_((1.0 / spread).T[:, None, :].float())

@@ -133,6 +133,27 @@ def test_a_critic_with_frame_changes_is_fitted_by_the_training_loop(tmp_path, cm
     assert fitted.min() > 1  # changes are smaller than the poses: the scale raises them
 
 
+def test_the_floor_bounds_how_far_a_barely_moving_coordinate_is_raised(cmu_dataset):
+    """A joint fixed to its parent barely changes: its scale stops at 1 / (floor × median spread).
+    Coordinates that move more than both floors get the same scale either way."""
+    positions = np.asarray(cmu_dataset.windows)
+    half, low = FrameChanges(31), FrameChanges(31, floor=0.01)
+    half.fit(positions, cmu_dataset.normalization)
+    low.fit(positions, cmu_dataset.normalization)
+    assert half.floor == 0.5 and half.scale.max() < low.scale.max()
+    moving = low.scale < half.scale.max() * (1 - 1e-6)
+    assert moving.any() and torch.equal(half.scale[moving], low.scale[moving])
+    assert low.scale.max() <= half.scale.max() * 50 * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_frame_change_floor_reaches_the_critic_and_is_checked(kind):
+    assert _pair(kind, critic_frame_changes=True, critic_frame_change_floor=0.01).critic.frame_changes.floor == 0.01
+    for floor in (0, -0.1, 1.5, True, "0.1"):
+        with pytest.raises(ConfigError, match="critic_frame_change_floor"):
+            _pair(kind, critic_frame_change_floor=floor)
+
+
 # --- minibatch-stddev channel ---------------------------------------------------------------------------
 
 def test_the_spread_channel_is_each_groups_standard_deviation_averaged_over_features():
