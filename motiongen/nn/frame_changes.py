@@ -65,6 +65,6 @@ class FrameChanges(nn.Module):
         spread = frame_change_spread(positions, normalization)  # [V, 3]
         # A coordinate that barely changes (a joint fixed to its parent) is not blown up ×10⁴: its
         # spread counts as at least `floor` × the typical one (half by default; the Kinetic-GAN
-        # trained better at 0.01: benchmarks/RESULTS.md, seventh CPU session).
+        # run that read 61% per action had 0.01, a rerun at 0.01 did not: RESULTS, seventh session).
         spread = spread.clamp_min(self.floor * float(spread.median()))
         self.scale.copy_((1.0 / spread).T[:, None, :].float())
