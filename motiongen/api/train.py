@@ -20,8 +20,9 @@ from motiongen.errors import ConfigError
 DEFAULTS: dict[str, Any] = {
     "skeleton": None, "frames": 64, "fps": None, "stride": None, "layout": None, "labels": None,
     "holdout_subjects": [], "batch_size": 32, "steps": None, "epochs": None, "lr_generator": 2e-4,
-    "lr_critic": 2e-4, "lr_decay_steps": 0, "critic_warmup_steps": 0, "betas": [0.5, 0.999], "n_critic": 5, "gp_weight": 10.0,
-    "drift_weight": 0.0, "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32", "compile": False,
+    "lr_critic": 2e-4, "lr_decay_steps": 0, "critic_warmup_steps": 0, "betas": [0.5, 0.999], "n_critic": 5,
+    "gp_weight": 10.0, "drift_weight": 0.0, "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32",
+    "compile": False,
     "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False, "log_every_steps": 50,
     "render_every_steps": 1000, "augment": True, "balance_actions": 0.0, "model_config": {}, "recognizer": None,
     "evaluate_every_steps": 0, "init_from": None,
@@ -45,9 +46,10 @@ MAX_FRAMES = 100_000
 GENERATOR_WIDTHS_FIELD = {"kinetic-gan": "generator_channels", "csgn": "channels"}
 # Options a resumed run may change (the rest must match the run, or the weights/data would not fit).
 CHANGEABLE_ON_RESUME = {"steps", "epochs", "lr_generator", "lr_critic", "lr_decay_steps", "critic_warmup_steps",
-                        "betas", "n_critic", "gp_weight", "drift_weight", "grad_clip_norm", "ema_halflife_steps", "precision", "compile",
-                        "device", "snapshot_every_steps", "keep_snapshots", "log_every_steps", "render_every_steps", "augment",
-                        "batch_size", "recognizer", "evaluate_every_steps"}
+                        "betas", "n_critic", "gp_weight", "drift_weight", "grad_clip_norm", "ema_halflife_steps",
+                        "precision", "compile", "device", "snapshot_every_steps", "keep_snapshots",
+                        "log_every_steps", "render_every_steps", "augment", "batch_size", "recognizer",
+                        "evaluate_every_steps"}
 
 
 @dataclass
