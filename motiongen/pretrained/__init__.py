@@ -4,7 +4,9 @@ A shipped model is named where a checkpoint path is expected: ``--recognizer rec
 `resolve` turns a name into its file; anything else is taken as a path. Each file's header stores
 the SHA-256 of its weights, checked on load, and its card (``NAME.md`` beside it) says what it was
 trained on, how, and what it scores. Generators and imputers are shipped as inference-only files
-(`motiongen.training.checkpoint.export_for_inference`, written by ``tools/ship_model.py``).
+(`motiongen.training.checkpoint.export_for_inference`, written by ``tools/ship_model.py``), or, for
+a GAN that ``train --init-from NAME`` should continue, with the critic it trained against
+(``--with-critic``).
 """
 
 from __future__ import annotations

@@ -343,12 +343,18 @@ def restore_global_rng_state(state: dict[str, Any], device: torch.device) -> Non
 
 
 def export_for_inference(path: str | Path, output: str | Path, settings: dict[str, Any] | None = None,
-                         **entries: Any) -> Path:
+                         with_critic: bool = False, **entries: Any) -> Path:
     """Write ``output``: the checkpoint's EMA generator and skeleton offsets only (no critic, no
     raw generator — what sampling and imputation load, a third of a training checkpoint), its
     metadata with ``inference_only`` and ``entries`` added and the weights' SHA-256 recomputed.
     ``settings`` replace model config fields that only sampling reads (e.g. a generator's default
-    ``truncation``); the model must already have them."""
+    ``truncation``); the model must already have them.
+
+    ``with_critic`` keeps the raw generator and the critic too (metadata ``fine_tunable``, not
+    ``inference_only``). Why: a GAN fine-tuned from its EMA generator alone gets an untrained
+    critic, whose first gradients undo the generator (a CSGN fell from 67% of its samples read as
+    asked to 23% in 500 steps); with the critic it trained against, ``train --init-from`` goes on
+    where the run stopped, losing only the optimisers' moments."""
     path = resolve_checkpoint_path(path)
     meta = read_metadata(path)
     verify_weights(path, meta)
@@ -357,12 +363,18 @@ def export_for_inference(path: str | Path, output: str | Path, settings: dict[st
         raise CheckpointError(f"{path}: a {meta['kind']} model has no setting {', '.join(unknown)}")
     meta["config"] = {**meta["config"], **(settings or {})}
     build_pair(path, meta)  # the settings must make a valid model
+    kept = ("ema.", "generator.", "critic.") if with_critic else ("ema.",)
     with safe_open(str(path), framework="pt") as handle:
         tensors = {key: handle.get_tensor(key) for key in handle.keys()
-                   if key.startswith("ema.") or key == SKELETON_OFFSETS}
+                   if key.startswith(kept) or key == SKELETON_OFFSETS}
     if not any(key.startswith("ema.") for key in tensors):
         raise CheckpointError(f"{path}: holds no ema weights to export")
-    meta.update(entries, inference_only=True, weights_sha256=weights_sha256(tensors))
+    if with_critic and not any(key.startswith("critic.") for key in tensors):
+        raise CheckpointError(f"{path}: holds no critic to keep (an inference-only file, or a model without one)")
+    if with_critic:
+        meta.pop("inference_only", None)
+    meta.update(entries, weights_sha256=weights_sha256(tensors),
+                **({"fine_tunable": True} if with_critic else {"inference_only": True}))
     data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta, allow_nan=False)})
     with atomic_write(Path(output), binary=True) as stream:
         stream.write(data)

@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 import _tiny
@@ -99,6 +100,38 @@ def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
         with pytest.raises(CheckpointError) as raised:
             ckpt.export_for_inference(full, tmp_path / "bad.safetensors", settings)
         _one_line(raised.value, message)
+    assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_an_export_with_its_critic_keeps_every_network_for_fine_tuning(tmp_path):
+    dataset = _tiny.synthetic_dataset(frames=16)
+    torch.manual_seed(0)
+    pair = _perturbed(create_model("kinetic-gan", dataset.skeleton, num_classes=len(dataset.actions), **KGAN_TINY))
+    ema = make_ema(pair.generator)
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.mul_(0.5)
+    full = ckpt.save_checkpoint(tmp_path / "model.safetensors", pair, ema, _meta(dataset))
+    kept = ckpt.export_for_inference(full, tmp_path / "shipped.safetensors", {"truncation": 0.8}, with_critic=True,
+                                     shipped_as="tiny")
+
+    meta = ckpt.read_metadata(kept)
+    assert meta["fine_tunable"] is True and "inference_only" not in meta and meta["shipped_as"] == "tiny"
+    assert meta["config"]["truncation"] == 0.8
+    with safe_open(str(full), framework="pt") as a, safe_open(str(kept), framework="pt") as b:
+        assert set(a.keys()) == set(b.keys())
+        assert all(torch.equal(a.get_tensor(key), b.get_tensor(key)) for key in a.keys())
+    features = torch.randn(2, 3, dataset.frames, dataset.skeleton.joint_count)
+    labels = torch.tensor([0, 1])
+    for ema_weights in (True, False):  # sampling's average and the raw generator the critic trained against
+        reloaded, original = ckpt.load_checkpoint(kept, ema=ema_weights), ckpt.load_checkpoint(full, ema=ema_weights)
+        latent = pair.generator.make_latent([3, 4], dataset.frames)
+        assert torch.equal(reloaded.pair.generator(latent, labels, 1.0), original.pair.generator(latent, labels, 1.0))
+        assert torch.equal(reloaded.pair.critic(features, labels), original.pair.critic(features, labels))
+    small = ckpt.export_for_inference(full, tmp_path / "small.safetensors")
+    with pytest.raises(CheckpointError) as raised:  # an inference-only file has no critic left to keep
+        ckpt.export_for_inference(small, tmp_path / "bad.safetensors", with_critic=True)
+    _one_line(raised.value, "small.safetensors", "no critic")
     assert not (tmp_path / "bad.safetensors").exists()
 
 

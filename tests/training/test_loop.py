@@ -18,6 +18,7 @@ from motiongen.data.features import Normalization
 from motiongen.errors import ConfigError, MotionGenError
 from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
+from motiongen.training.checkpoint import export_for_inference
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import read_log
 from motiongen.training.loop import IndexSampler, learning_rate_factor, window_weights
@@ -358,6 +359,18 @@ def test_init_from_starts_a_new_run_at_the_checkpoints_weights(tmp_path, synthet
     assert any(not torch.allclose(start[k], scratch[k], atol=1e-3) for k in start)
     config = (tmp_path / "tuned" / "config.json").read_text()
     assert str(base) in config
+
+
+def test_a_fine_tune_of_an_export_with_its_critic_is_the_fine_tune_of_the_run(tmp_path, synthetic):
+    """A shipped GAN kept with its critic (`ship_model.py --with-critic`) fine-tunes exactly as the
+    run's own checkpoint does: the critic it trained against and the raw generator come along
+    (a fresh critic, or the EMA as generator, would give other weights)."""
+    _run(synthetic, tmp_path / "base", 3, ema_rampup=None)
+    base = tmp_path / "base" / "last.safetensors"
+    shipped = export_for_inference(base, tmp_path / "shipped.safetensors", with_critic=True, shipped_as="tiny")
+    _run(synthetic, tmp_path / "from-run", 3, init_from=base)
+    _run(synthetic, tmp_path / "from-shipped", 3, init_from=shipped)
+    _assert_same_weights(tmp_path / "from-run" / "last.safetensors", tmp_path / "from-shipped" / "last.safetensors")
 
 
 def test_critic_warmup_trains_the_critic_alone_then_both_and_resumes_exactly(tmp_path, synthetic):
