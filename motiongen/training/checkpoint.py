@@ -371,8 +371,6 @@ def export_for_inference(path: str | Path, output: str | Path, settings: dict[st
         raise CheckpointError(f"{path}: holds no ema weights to export")
     if with_critic and not any(key.startswith("critic.") for key in tensors):
         raise CheckpointError(f"{path}: holds no critic to keep (an inference-only file, or a model without one)")
-    if with_critic:
-        meta.pop("inference_only", None)
     meta.update(entries, weights_sha256=weights_sha256(tensors),
                 **({"fine_tunable": True} if with_critic else {"inference_only": True}))
     data = safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta, allow_nan=False)})
