@@ -1,4 +1,4 @@
-"""``motiongen render FILE... -o out.gif|mp4|png``."""
+"""``motiongen render FILE... -o out.gif|mp4|png`` and ``motiongen render RUN -o curves.png``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 @handle_errors
 def render(
-    inputs: Annotated[list[Path], typer.Argument(help="Motion files (any supported format, or `sample` output); each sequence is a panel.", show_default=False)],
+    inputs: Annotated[list[Path], typer.Argument(help="Motion files (any supported format, or `sample` output); each sequence is a panel. Or one training run (its folder or log.jsonl): its losses as curves in a PNG.", show_default=False)],
     output: Annotated[str, typer.Option("--output", "-o", help="out.gif or out.mp4 (animation), out.png (contact sheet, or one still with --frame).")],
     grid: Annotated[Optional[int], typer.Option("--grid", help="Panels per row when several motions are drawn side by side (default: up to 4).")] = None,
     start: Annotated[Optional[int], typer.Option("--start", help="First frame of every motion.")] = None,
@@ -39,7 +39,8 @@ def render(
     quiet: QuietOption = False,
 ) -> None:
     """Draw motion as stick figures (left blue, right red, missing joints orange) on a ground grid
-    with the root's trail; headless, no display or OpenGL needed."""
+    with the root's trail, or a training run's losses as curves; headless, no display or OpenGL
+    needed."""
     from motiongen.api.render import render as render_files
     from motiongen.render.pictures import RenderOptions
     from motiongen.render.stick import View

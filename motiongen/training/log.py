@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from motiongen.errors import FormatError
 from motiongen.formats._io import atomic_write
 
 
@@ -83,6 +84,26 @@ class JsonlLog:
 
 
 def read_log(path: str | Path) -> list[dict]:
-    """Every record of a ``log.jsonl``."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """Every record of a ``log.jsonl``; a line that is not a JSON object is a FormatError naming
+    its line, except an unfinished last line (no newline yet: the log of a running or killed run
+    being appended to), which is left out."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FormatError(path, f"cannot read the training log ({exc.__class__.__name__})") from None
+    lines = text.split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):  # unfinished: no newline after it yet
+                break
+            raise FormatError(path, f"not a JSON record ({exc.msg})", line=number) from None
+        if not isinstance(record, dict):
+            raise FormatError(path, f"not a JSON object but {type(record).__name__}", line=number)
+        records.append(record)
+    return records
