@@ -10,7 +10,8 @@ from motiongen.pretrained import SHIPPED, card_path, list_shipped, shipped_path
 
 
 def shipped_summary(name: str) -> dict:
-    """Name, purpose, kind, skeleton, actions, window, step, size and digest of a shipped model."""
+    """Name, purpose, kind, skeleton, actions, window, step, size, digest of a shipped model, and
+    whether it carries its critic for fine-tuning."""
     from motiongen.skeletons import skeleton_from_toml_text
     from motiongen.training.checkpoint import read_metadata
 
@@ -25,6 +26,7 @@ def shipped_summary(name: str) -> dict:
             "actions": list(meta.get("actions") or []),
             "frames": meta.get("frames"), "fps": meta.get("fps"), "step": meta.get("step"),
             "size_mb": round(path.stat().st_size / 1e6, 2), "weights_sha256": meta.get("weights_sha256"),
+            "fine_tunable": bool(meta.get("fine_tunable")),  # shipped with its critic: --init-from keeps it
             "path": str(path), "card": str(card_path(name))}
 
 

@@ -69,11 +69,17 @@ def running_mean(values: np.ndarray, window: int) -> np.ndarray:
         return np.where(taken > 0, (sums[high] - sums[low]) / np.maximum(taken, 1), np.nan)
 
 
+def step_label(step: float, _position=None) -> str:
+    """Tick text: ``12k`` for 12 000 steps, so five ticks of a long run fit a small panel."""
+    return f"{step / 1000:g}k" if abs(step) >= 10_000 else f"{step:g}"
+
+
 def draw_training_curves(records: list[dict], output: str | Path, title: str, columns: int | None = None,
                          size_px: tuple[int, int] = (320, 320)) -> RenderResult:
     """Write a PNG with one panel (``size_px``) per curve of ``records`` to ``output``, atomically."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     output = Path(output)
     if output.suffix.lower() != ".png":
@@ -102,6 +108,8 @@ def draw_training_curves(records: list[dict], output: str | Path, title: str, co
         if curve.name in ZERO_LINE:
             axes.axhline(0.0, color="0.5", linewidth=0.6)
         axes.set_title(curve.name, fontsize=9)
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        axes.xaxis.set_major_formatter(FuncFormatter(step_label))
         axes.tick_params(labelsize=7)
         axes.grid(alpha=0.3)
         if k >= len(curves) - columns:

@@ -13,7 +13,7 @@ from PIL import Image
 import _tiny
 from _cli import assert_ok, assert_one_line_error, run
 from motiongen.errors import FormatError
-from motiongen.render.curves import curves_from_log, running_mean
+from motiongen.render.curves import curves_from_log, running_mean, step_label
 from motiongen.training import train
 from motiongen.training.log import read_log
 
@@ -78,6 +78,10 @@ def test_running_mean_is_a_centred_mean_that_skips_missing_values():
     np.testing.assert_allclose(running_mean(values, 3), expected)
     np.testing.assert_allclose(running_mean(values, 1)[[0, 1, 3]], values[[0, 1, 3]])
     assert np.isnan(running_mean(np.array([np.nan]), 3)[0])
+
+
+def test_long_runs_tick_in_thousands():
+    assert [step_label(s) for s in (0, 4000, 10_000, 12_500, 100_000)] == ["0", "4000", "10k", "12.5k", "100k"]
 
 
 def test_an_unfinished_last_line_is_skipped_a_bad_line_elsewhere_is_named(tmp_path):
