@@ -57,6 +57,7 @@ def test_models_list_and_show_read_the_shipped_files():
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["recognizer-cmu31"]["kind"] == "recognizer" and rows["recognizer-cmu31"]["skeleton"] == "cmu31"
     assert len(rows["recognizer-cmu31"]["actions"]) == 12
+    assert rows["csgn-cmu31"]["fine_tunable"] and not rows["larnet-cmu31"]["fine_tunable"]
     shown = run("models", "show", "recognizer-cmu31")
     assert_ok(shown)
     assert "SHA-256" in shown.stdout and "mocap.cs.cmu.edu" in shown.stdout

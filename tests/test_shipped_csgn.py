@@ -1,6 +1,6 @@
 """The shipped CSGN (`csgn-cmu31`, issue 3): found by name, one checkpoint samples 1024 frames of an
-upright person to BVH, and the recogniser that never saw its samples reads its strongest actions
-as the ones asked for."""
+upright person to BVH, the recogniser that never saw its samples reads its strongest actions as
+the ones asked for, and it carries the critic it trained against, for `train --init-from`."""
 
 from __future__ import annotations
 
@@ -45,3 +45,19 @@ def test_the_recogniser_reads_the_shipped_csgn_s_strong_actions_as_asked(action)
     source = GeneratorSource.from_checkpoint(load_checkpoint(SHIPPED_CSGN))
     read = read_as(source, load_recognizer(None), action, list(range(20_000, 20_016)))
     assert read.count(action) > len(read) / 2, read
+
+
+def test_the_shipped_csgn_carries_the_critic_it_trained_against():
+    """Shipped with `--with-critic`: sampling takes the moving average, a fine-tune the raw
+    generator and this critic (an inference-only file would give it an untrained critic)."""
+    import torch
+
+    from motiongen.training.checkpoint import load_checkpoint
+
+    average, raw = load_checkpoint(SHIPPED_CSGN), load_checkpoint(SHIPPED_CSGN, ema=False)
+    assert average.meta["fine_tunable"] is True and "inference_only" not in average.meta
+    assert raw.pair.critic is not None
+    differs = [not torch.equal(a, b) for a, b in zip(average.pair.generator.parameters(), raw.pair.generator.parameters())]
+    assert any(differs)  # two generators: the average samples, the raw one trains on
+    critic = sum(p.numel() for p in raw.pair.critic.parameters())
+    assert critic == 327_438, critic  # the card's coarsening critic with its classifier and projection

@@ -27,7 +27,7 @@ def main() -> None:
                         help="default truncation ψ of the shipped generator (stored in its config)")
     parser.add_argument("--with-critic", action="store_true",
                         help="keep the critic and raw generator (a GAN that train --init-from continues "
-                             "with the critic it trained against; three times the size)")
+                             "with the critic it trained against; more than twice the size)")
     args = parser.parse_args()
     settings = {} if args.truncation is None else {"truncation": args.truncation}
     path = export_for_inference(args.run, shipped_path(args.name), settings, with_critic=args.with_critic,
