@@ -54,11 +54,6 @@ def render_training_log(log: Path, output: str | Path, options: RenderOptions = 
     from motiongen.render.curves import draw_training_curves
     from motiongen.training.log import read_log
 
-    if str(output) == "-":
-        raise ConfigError("render writes a file: give -o NAME.png")
-    folder = Path(output).parent if str(Path(output).parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"-o {output}: folder {folder} does not exist")
     if not log.is_file():
         raise ConfigError(f"{log}: no such training log")
     title = f"{log.parent.name}/{log.name}" if log.name == LOG_NAME else log.name

@@ -16,7 +16,7 @@ import numpy as np
 
 from motiongen.errors import ConfigError
 from motiongen.formats._io import atomic_write
-from motiongen.render.pictures import RenderResult
+from motiongen.render.pictures import RenderResult, check_output
 
 # Bookkeeping fields of every line, not curves.
 NOT_CURVES = frozenset({"step", "time_s", "timestamp", "partial", "event"})
@@ -81,9 +81,7 @@ def draw_training_curves(records: list[dict], output: str | Path, title: str, co
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    output = Path(output)
-    if output.suffix.lower() != ".png":
-        raise ConfigError(f"-o {output}: a training log is drawn as a PNG (curves do not animate)")
+    output = check_output(output, (".png",))  # curves do not animate
     curves = curves_from_log(records)
     if not curves:
         raise ConfigError(f"{title}: the log holds no logged values yet (no complete log step)")

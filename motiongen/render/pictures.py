@@ -46,13 +46,13 @@ class RenderOptions:
     view: View = View()
 
 
-def check_output(output: str | Path) -> Path:
+def check_output(output: str | Path, suffixes: tuple[str, ...] = SUFFIXES) -> Path:
     """The output path, or a ConfigError before any work when its suffix or folder is wrong."""
     path = Path(output)
     if str(output) == "-":
-        raise ConfigError("render writes a file: give -o NAME.gif, .mp4 or .png")
-    if path.suffix.lower() not in SUFFIXES:
-        raise ConfigError(f"-o {output}: the picture must end in {', '.join(SUFFIXES)}")
+        raise ConfigError(f"render writes a file: give -o NAME{', '.join(suffixes)}")
+    if path.suffix.lower() not in suffixes:
+        raise ConfigError(f"-o {output}: the picture must end in {', '.join(suffixes)}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ConfigError(f"-o {output}: folder {folder} does not exist")

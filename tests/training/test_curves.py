@@ -106,7 +106,7 @@ def test_an_unfinished_last_line_is_skipped_a_bad_line_elsewhere_is_named(tmp_pa
 def test_what_cannot_be_drawn_from_a_log_is_a_one_line_error(case, tiny_run, tmp_path):
     out = tmp_path / "curves.png"
     if case == "gif":
-        result, fragments = run("render", tiny_run, "-o", tmp_path / "curves.gif"), ("PNG",)
+        result, fragments = run("render", tiny_run, "-o", tmp_path / "curves.gif"), ("must end in .png",)
     elif case == "empty":
         log = _write(tmp_path / "log.jsonl", [json.dumps({"step": 1, "partial": True, "critic_loss": 1.0})])
         result, fragments = run("render", log, "-o", out), ("no logged values",)
