@@ -17,6 +17,7 @@ import numpy as np
 from motiongen.errors import ConfigError
 from motiongen.formats._io import atomic_write
 from motiongen.render.pictures import RenderResult, check_output
+from motiongen.render.style import LEFT, RIGHT, SIDE_RGB
 
 # Bookkeeping fields of every line, not curves.
 NOT_CURVES = frozenset({"step", "time_s", "timestamp", "partial", "event"})
@@ -24,8 +25,7 @@ NOT_CURVES = frozenset({"step", "time_s", "timestamp", "partial", "event"})
 FIRST = ("wasserstein_gap", "critic_loss", "gradient_penalty", "generator_loss", "critic_real", "critic_fake")
 ZERO_LINE = frozenset({"wasserstein_gap", "critic_loss", "critic_real", "critic_fake", "generator_loss"})
 DPI = 100
-LINE_RGB = (0.12, 0.39, 0.80)
-TREND_RGB = (0.84, 0.19, 0.15)
+LINE_RGB, TREND_RGB = tuple(SIDE_RGB[LEFT]), tuple(SIDE_RGB[RIGHT])  # the pictures' blue and red
 
 
 @dataclass(frozen=True)
