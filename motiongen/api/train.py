@@ -22,10 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "holdout_subjects": [], "batch_size": 32, "steps": None, "epochs": None, "lr_generator": 2e-4,
     "lr_critic": 2e-4, "lr_decay_steps": 0, "critic_warmup_steps": 0, "betas": [0.5, 0.999], "n_critic": 5,
     "gp_weight": 10.0, "drift_weight": 0.0, "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32",
-    "compile": False,
-    "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False, "log_every_steps": 50,
-    "render_every_steps": 1000, "augment": True, "balance_actions": 0.0, "model_config": {}, "recognizer": None,
-    "evaluate_every_steps": 0, "init_from": None,
+    "compile": False, "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False,
+    "log_every_steps": 50, "render_every_steps": 1000, "augment": True, "balance_actions": 0.0, "model_config": {},
+    "recognizer": None, "evaluate_every_steps": 0, "init_from": None,
 }
 # Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
 # norms clipped at 100; one phase, so an epoch is one pass of that phase).

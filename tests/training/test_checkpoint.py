@@ -70,7 +70,9 @@ def test_save_load_generate_identical(tmp_path, kind, config):
     assert torch.equal(loaded.pair.critic(features, labels[:2]), pair.critic.eval()(features, labels[:2]))
 
 
-def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
+def _saved_kinetic_gan(tmp_path):
+    """A tiny Kinetic-GAN saved as a training checkpoint whose moving average differs from its raw
+    generator: (dataset, pair, path)."""
     dataset = _tiny.synthetic_dataset(frames=16)
     torch.manual_seed(0)
     pair = _perturbed(create_model("kinetic-gan", dataset.skeleton, num_classes=len(dataset.actions), **KGAN_TINY))
@@ -79,6 +81,11 @@ def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
         for p in ema.parameters():
             p.mul_(0.5)
     full = ckpt.save_checkpoint(tmp_path / "model.safetensors", pair, ema, _meta(dataset))
+    return dataset, pair, full
+
+
+def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
+    dataset, pair, full = _saved_kinetic_gan(tmp_path)
     small = ckpt.export_for_inference(full, tmp_path / "shipped.safetensors", shipped_as="tiny")
 
     meta = ckpt.read_metadata(small)
@@ -104,14 +111,7 @@ def test_inference_export_keeps_what_sampling_needs_only(tmp_path):
 
 
 def test_an_export_with_its_critic_keeps_every_network_for_fine_tuning(tmp_path):
-    dataset = _tiny.synthetic_dataset(frames=16)
-    torch.manual_seed(0)
-    pair = _perturbed(create_model("kinetic-gan", dataset.skeleton, num_classes=len(dataset.actions), **KGAN_TINY))
-    ema = make_ema(pair.generator)
-    with torch.no_grad():
-        for p in ema.parameters():
-            p.mul_(0.5)
-    full = ckpt.save_checkpoint(tmp_path / "model.safetensors", pair, ema, _meta(dataset))
+    dataset, pair, full = _saved_kinetic_gan(tmp_path)
     kept = ckpt.export_for_inference(full, tmp_path / "shipped.safetensors", {"truncation": 0.8}, with_critic=True,
                                      shipped_as="tiny")
 
