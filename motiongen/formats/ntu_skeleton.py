@@ -52,6 +52,7 @@ MAX_FRAMES = 100_000  # ≈ 55 minutes at 30 fps; NTU clips are at most a few hu
 MAX_BODIES = 6  # Kinect v2 tracks at most six bodies
 BODY_COLUMNS = 10
 JOINT_COLUMNS = 12
+MAX_COORDINATE_M = 1e4  # Kinect v2 sees a few metres; anything past 10 km is not a position
 # Columns of meta["kinect_body"] (the body line without its bodyID).
 KINECT_BODY_COLUMNS = ("clippedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence",
                        "handRightState", "isRestricted", "leanX", "leanY", "trackingState")
@@ -266,11 +267,12 @@ def _raise_bad_token(block: bytes, path, file_line, what: str):
 
 
 def _check_joint_values(joints: np.ndarray, joint_lines: list[int], path) -> None:
-    """Coordinates must be finite and tracking states 0, 1 or 2."""
-    bad_xyz = ~np.isfinite(joints[..., :3]).all(-1)
+    """Coordinates must be finite metres a Kinect can report (a 1e100 would overflow the float32
+    positions of `Motion` into inf) and tracking states 0, 1 or 2."""
+    bad_xyz = ~(np.abs(joints[..., :3]) <= MAX_COORDINATE_M).all(-1)  # NaN compares False: bad too
     state = joints[..., 11]
     bad_state = ~((state == 0) | (state == 1) | (state == 2))
-    for bad, reason in ((bad_xyz, "non-finite coordinate (NaN or inf)"),
+    for bad, reason in ((bad_xyz, f"non-finite or absurd coordinate (NaN, inf or beyond {MAX_COORDINATE_M:g} m)"),
                         (bad_state, "trackingState must be 0, 1 or 2")):
         if bad.any():
             block, joint = np.argwhere(bad)[0]

@@ -195,6 +195,7 @@ MALFORMED = {
     "negative body count": (replace_line(1, "-1"), 2, "≥ 0"),
     "NaN coordinate": (replace_token(15, 1, "nan"), 16, "non-finite"),
     "inf coordinate": (replace_token(16, 2, "-inf"), 17, "non-finite"),
+    "coordinate 1e100 (inf as float32)": (replace_token(18, 0, "1e100"), 19, "beyond 10000 m"),
     "bad tracking state": (replace_token(17, 11, "3"), 18, "trackingState"),
     "body line with 9 values": (replace_line(2, "72057594037931101 0 1 1 1 1 0 0.1 0.2"), 3, "needs 10 values"),
     "bodyID not a number": (replace_token(2, 0, "body1"), 3, "bodyID"),
