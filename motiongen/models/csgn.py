@@ -56,6 +56,7 @@ from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
+from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
@@ -112,6 +113,8 @@ class CSGNConfig:
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
+    critic_augment: tuple[str, ...] = ()  # what the critic sees is augmented (`nn.critic_augment`); () = off
+    critic_augment_probability: float = 1.0  # per clip and transformation (ADA's p)
     # Critic and encoder start: "pytorch" (PyTorch's default) or "he" (He-normal convs, zero biases).
     # "pytorch" is the default: each CPU run started with "he" stood still at step 1000 (`_he_initialise`).
     critic_init: str = "pytorch"
@@ -121,6 +124,10 @@ class CSGNConfig:
         self.critic_channels = tuple(int(c) for c in self.critic_channels)
         self.length_scale_frames = float(self.length_scale_frames)
         self.leaky_slope = float(self.leaky_slope)
+        try:
+            self.critic_augment = critic_augment_names(self.critic_augment)
+        except ConfigError as error:
+            raise ConfigError(f"csgn {error}") from None
         for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
                                                   self.classify_fakes_among_actions):
             raise ConfigError(f"csgn {problem}")
@@ -129,7 +136,8 @@ class CSGNConfig:
         for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                         frame_change_floor_problem(self.critic_frame_change_floor),
                         mode_seeking_problem(self.mode_seeking_weight),
-                        class_projection_problem(self.critic_class_projection)):
+                        class_projection_problem(self.critic_class_projection),
+                        critic_augment_problem(self.critic_augment_probability)):
             if problem:
                 raise ConfigError(f"csgn {problem}")
         for name in ("frames", "latent_channels", "class_channels", "classifier_width"):

@@ -44,6 +44,7 @@ from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, seeded_normal
 from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
+from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
 from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
@@ -90,6 +91,8 @@ class KineticGANConfig:
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
+    critic_augment: tuple[str, ...] = ()  # what the critic sees is augmented (`nn.critic_augment`); () = off
+    critic_augment_probability: float = 1.0  # per clip and transformation (ADA's p)
 
     def __post_init__(self):
         self.generator_channels = tuple(int(c) for c in self.generator_channels)
@@ -118,7 +121,12 @@ class KineticGANConfig:
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                                              frame_change_floor_problem(self.critic_frame_change_floor),
                                              mode_seeking_problem(self.mode_seeking_weight),
-                                             class_projection_problem(self.critic_class_projection)) if problem]
+                                             class_projection_problem(self.critic_class_projection),
+                                             critic_augment_problem(self.critic_augment_probability)) if problem]
+        try:
+            self.critic_augment = critic_augment_names(self.critic_augment)
+        except ConfigError as error:
+            problems.append(str(error))
         if problems:
             raise ConfigError("kinetic-gan config: " + "; ".join(problems))
 

@@ -449,6 +449,12 @@ def _resumed_model_config(last_path: Path, model: str, model_config: dict, datas
         raise ConfigError(f"{last_path}: the run trains {meta['kind']!r}, not {model!r}")
     stored = dict(meta["config"])
     changed = [k for k, v in model_config.items() if k in stored and _json_ready(v) != _json_ready(stored[k])]
+    if changed:  # or only spelt otherwise ("shift,cutout" for ["shift", "cutout"]): the config class decides
+        model_fields = {k: v for k, v in stored.items() if k != "num_classes"}
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights; the run's RNG stays put
+            requested = create_model(model, dataset.skeleton, len(dataset.actions),
+                                     **{**model_fields, **model_config}).config_dict()
+        changed = [k for k in changed if _json_ready(requested[k]) != _json_ready(stored[k])]
     if changed:
         raise ConfigError(f"{last_path}: cannot change the model on resume ({', '.join(sorted(changed))} differ)")
     if list(meta["actions"]) != list(dataset.actions):

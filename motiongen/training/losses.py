@@ -11,7 +11,9 @@ With an auxiliary action classifier C in the critic (`motiongen.nn.action_classi
 ``action_classifier_weight`` w > 0, our addition, off by default) the critic phase adds CE(C(x), c)
 (and CE(C(G(z)), K), the class "generated", with ``classifier_rejects_fakes``) and the generator
 phase adds w · CE(C(G(z)), c). With ``mode_seeking_weight`` λ_ms > 0 (also ours, off by default) the
-generator phase pairs its batch by class and adds λ_ms · L_ms (`motiongen.nn.mode_seeking`).
+generator phase pairs its batch by class and adds λ_ms · L_ms (`motiongen.nn.mode_seeking`). With
+``critic_augment`` (ours too, off by default) the critic sees T(x) and T(G(z)) in both phases, the
+penalty's x̂ lying between them (`motiongen.nn.critic_augment`).
 
 The drift term is Karras et al.'s (ProGAN, ICLR 2018, §A.1), off by default. The loop calls
 `WganGpLoss.accumulate_gradients(phase, ...)` once per phase; the GAN maths stays here
@@ -30,6 +32,7 @@ import torch
 from torch import nn
 
 from motiongen.nn.action_classifier import classifier_critic_loss, classifier_generator_loss
+from motiongen.nn.critic_augment import augment_for_critic
 from motiongen.nn.mode_seeking import mode_seeking_loss, pair_labels
 
 PHASES = ("critic", "generator")
@@ -61,6 +64,12 @@ class WganGpLoss:
         config = getattr(networks.generator_module, "config", None)  # a bare test network may have none
         self.classifier_weight = float(getattr(config, "action_classifier_weight", 0.0))
         self.mode_seeking_weight = float(getattr(config, "mode_seeking_weight", 0.0))
+        self.augment_names = tuple(getattr(config, "critic_augment", ()))
+        self.augment_probability = float(getattr(config, "critic_augment_probability", 1.0))
+
+    def seen_by_critic(self, features: torch.Tensor) -> torch.Tensor:
+        """What the critic scores in place of ``features`` (`motiongen.nn.critic_augment`)."""
+        return augment_for_critic(features, self.augment_names, self.augment_probability)
 
     # --- one phase ----------------------------------------------------------------------------
     def accumulate_gradients(self, phase: str, real_features: torch.Tensor | None, labels: torch.Tensor,
@@ -81,8 +90,8 @@ class WganGpLoss:
         nets = self.networks
         with torch.no_grad(), self.autocast():
             fake = nets.generator_plain(latent, labels)
-        fake = fake.float()
-        both = torch.cat([real, fake])
+        both = self.seen_by_critic(torch.cat([real, fake.float()]))
+        real, fake = both.chunk(2)  # from here on, as the critic sees them
         values = {}
         with self.autocast():
             if self.classifier_weight:  # one call, so a DDP wrapper sees the classifier too
@@ -117,11 +126,12 @@ class WganGpLoss:
             labels = pair_labels(labels)
         with self.autocast():
             fake = nets.generator_train(latent, labels)
-            scores = nets.critic_plain(fake, labels).float()
+            seen = self.seen_by_critic(fake)
+            scores = nets.critic_plain(seen, labels).float()
         loss = -scores.mean()
         values = {}
         if self.classifier_weight:  # the fakes should read as their action (AC-GAN)
-            classification = classifier_generator_loss(nets.critic_module, fake.float(), labels, self.autocast)
+            classification = classifier_generator_loss(nets.critic_module, seen.float(), labels, self.autocast)
             loss = loss + self.classifier_weight * classification
             values["fake_classification"] = classification.detach()
         if self.mode_seeking_weight:
