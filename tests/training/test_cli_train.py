@@ -127,3 +127,16 @@ def test_init_from_fine_tunes_a_checkpoint(tmp_path, cmu_data_dir):
                           "holds a kinetic-gan model, not csgn")
     assert_one_line_error(run("train", "--init-from", tmp_path / "nothing.safetensors", "--data", cmu_data_dir),
                           "nothing.safetensors")
+
+
+def test_critic_augmentation_is_named_on_the_command_line(tmp_path, cmu_data_dir):
+    """A bare comma-separated word (no JSON quoting) switches it on; an unknown name is a one-line
+    error naming the known ones, before any run folder exists."""
+    result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--model-option",
+                 "critic_augment=shift,cutout", "--out", tmp_path / "run", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["model_config"]["critic_augment"] == ["shift", "cutout"]
+    assert_one_line_error(run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--model-option",
+                              "critic_augment=shift,flip", "--out", tmp_path / "bad"),
+                          "unknown 'flip'", "known: shift, cutout")
+    assert not (tmp_path / "bad").exists()
