@@ -60,7 +60,8 @@ def test_the_shipped_csgn_carries_the_critic_it_trained_against():
     average, raw = load_checkpoint(SHIPPED_CSGN), load_checkpoint(SHIPPED_CSGN, ema=False)
     assert average.meta["fine_tunable"] is True and "inference_only" not in average.meta
     assert raw.pair.critic is not None
-    differs = [not torch.equal(a, b) for a, b in zip(average.pair.generator.parameters(), raw.pair.generator.parameters())]
+    pairs = zip(average.pair.generator.parameters(), raw.pair.generator.parameters())
+    differs = [not torch.equal(a, b) for a, b in pairs]
     assert any(differs)  # two generators: the average samples, the raw one trains on
     critic = sum(p.numel() for p in raw.pair.critic.parameters())
     assert critic == 327_438, critic  # the card's coarsening critic with its classifier and projection
