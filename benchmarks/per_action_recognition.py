@@ -4,7 +4,10 @@ model's own rate, at its default start and truncation, feet planted as `sample` 
 1000… unless --first-seed): accuracy and the most frequent reading. Complements `motiongen
 evaluate`, whose test set has only the held-out subjects' actions. With --real DATA it reads the
 model's real training windows instead (same window, rate and path to the recogniser, drawn with
-seed 0): the ceiling the judge allows each action at that window.
+seed 0): the ceiling the judge allows each action at that window. "spread": the mean distance
+between two of the action's clips in the recogniser's feature space (all distinct pairs; the
+per-action term of Action2Motion's multimodality): a generator whose spread is far above the real
+windows' (run again with --real) wanders beyond the action rather than covering it.
 
     python benchmarks/per_action_recognition.py RUN [--samples 64] [--real ../shared/data/cmu]
 """
@@ -17,7 +20,7 @@ import warnings
 import numpy as np
 import torch
 
-from motiongen.api.evaluate import GeneratorSource, onto_target, read_as
+from motiongen.api.evaluate import GeneratorSource, onto_target, recognised
 from motiongen.data import prepare_dataset
 from motiongen.inference.sampling import positions_from_features
 from motiongen.metrics.evaluation import load_recognizer
@@ -40,21 +43,29 @@ def main() -> None:
     truncation = float(checkpoint.config.get("truncation", 1.0)) if args.truncation is None else args.truncation
     recognizer = load_recognizer(None)
     source = GeneratorSource.from_checkpoint(checkpoint)
-    scores = []
-    print(f"{'action':<20} {'accuracy':>9}  most often read as")
+    scores, spreads = [], []
+    print(f"{'action':<20} {'accuracy':>9} {'spread':>7}  most often read as")
     real = real_windows(args, checkpoint) if args.real else None
     for action in checkpoint.actions:
         if real is not None:
             positions = onto_target(real(action), checkpoint.skeleton, checkpoint.fps, recognizer.skeleton,
                                     recognizer.fps)[:, :recognizer.frames]
-            read = [recognizer.actions[k] for k in recognizer.embed(positions)[1].argmax(1)]
+            features, logits = recognizer.embed(positions)
+            read = [recognizer.actions[k] for k in logits.argmax(1)]
         else:
-            read = read_as(source, recognizer, action, list(range(args.first_seed, args.first_seed + args.samples)),
-                           truncation)
+            features, read = recognised(source, recognizer, action,
+                                        list(range(args.first_seed, args.first_seed + args.samples)), truncation)
         top = max(set(read), key=read.count)
         scores.append(read.count(action) / len(read))
-        print(f"{action:<20} {scores[-1]:>9.0%}  {top} ({read.count(top) / len(read):.0%})")
-    print(f"{'mean over actions':<20} {np.mean(scores):>9.0%}")
+        spreads.append(spread(features))
+        print(f"{action:<20} {scores[-1]:>9.0%} {spreads[-1]:>7.2f}  {top} ({read.count(top) / len(read):.0%})")
+    print(f"{'mean over actions':<20} {np.mean(scores):>9.0%} {np.mean(spreads):>7.2f}")
+
+
+def spread(features: np.ndarray) -> float:
+    """Mean Euclidean distance over all distinct pairs of rows of ``features`` ``[N, D]``."""
+    distances = np.linalg.norm(features[:, None] - features[None], axis=-1)
+    return float(distances.sum() / (len(features) * (len(features) - 1)))
 
 
 def real_windows(args, checkpoint):

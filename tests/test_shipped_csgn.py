@@ -50,6 +50,25 @@ def test_the_recogniser_reads_the_shipped_csgn_s_strong_actions_as_asked(action)
     assert read.count(action) > len(read) / 2, read
 
 
+def test_recognised_returns_the_features_its_readings_come_from():
+    """`recognised` (per_action_recognition's spread) gives each sample's recogniser features
+    beside its reading: the recogniser's own classifier on those features gives the readings."""
+    import torch
+
+    from motiongen.api.evaluate import GeneratorSource, recognised
+    from motiongen.metrics.evaluation import load_recognizer
+    from motiongen.training.checkpoint import load_checkpoint
+
+    recognizer = load_recognizer(None)
+    source = GeneratorSource.from_checkpoint(load_checkpoint(SHIPPED_CSGN))
+    features, read = recognised(source, recognizer, "waving", list(range(20_000, 20_006)))
+    assert features.shape == (6, recognizer.model.feature_dim)
+    assert len({tuple(row) for row in features.round(6)}) == 6  # one row per seed
+    with torch.no_grad():
+        logits = recognizer.model.classifier(torch.as_tensor(features, dtype=torch.float32))
+    assert [recognizer.actions[k] for k in logits.argmax(1)] == read
+
+
 def test_the_shipped_csgn_carries_the_critic_it_trained_against():
     """Shipped with `--with-critic`: sampling takes the moving average, a fine-tune the raw
     generator and this critic (an inference-only file would give it an untrained critic)."""

@@ -122,15 +122,22 @@ def generated_positions(source: GeneratorSource, actions: list[str], frames: int
     return onto_target(positions, source.skeleton, source.fps, target_skeleton, target_fps)
 
 
-def read_as(source: GeneratorSource, recognizer, action: str, seeds: list[int], truncation: float = 1.0,
-            device="cpu") -> list[str]:
-    """What ``recognizer`` reads each of ``action``'s samples (one per seed) as: clips of the
-    recogniser's window, generated at the model's own fps, feet planted as `sample` writes them."""
+def recognised(source: GeneratorSource, recognizer, action: str, seeds: list[int], truncation: float = 1.0,
+               device="cpu") -> tuple[np.ndarray, list[str]]:
+    """The recogniser's features ``[N, D]`` of ``action``'s samples (one per seed) and what it reads
+    each as: clips of the recogniser's window, generated at the model's own fps, feet planted as
+    `sample` writes them."""
     native = int(np.ceil(recognizer.frames * source.fps / recognizer.fps))  # the window at the model's fps
     positions = generated_positions(source, [action] * len(seeds), native, seeds, truncation, device,
                                     recognizer.skeleton, recognizer.fps, plant_feet=True)[:, :recognizer.frames]
-    _, logits = recognizer.embed(positions)
-    return [recognizer.actions[k] for k in logits.argmax(1)]
+    features, logits = recognizer.embed(positions)
+    return features, [recognizer.actions[k] for k in logits.argmax(1)]
+
+
+def read_as(source: GeneratorSource, recognizer, action: str, seeds: list[int], truncation: float = 1.0,
+            device="cpu") -> list[str]:
+    """What ``recognizer`` reads each of ``action``'s samples (one per seed) as (see `recognised`)."""
+    return recognised(source, recognizer, action, seeds, truncation, device)[1]
 
 
 def onto_target(positions: np.ndarray, skeleton, fps: float, target_skeleton, target_fps: float) -> np.ndarray:
