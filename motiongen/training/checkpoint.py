@@ -47,6 +47,18 @@ SKELETON_OFFSETS = "skeleton.offsets"  # float64 [J, 3] metres, fitted bone leng
 
 # --- paths -----------------------------------------------------------------------------------
 
+def snapshot_path(run_dir: str | Path, step: int) -> Path:
+    """Where a run keeps its snapshot of ``step`` (``--keep-snapshots``)."""
+    return Path(run_dir) / f"step-{step:07d}{SUFFIX}"
+
+
+def kept_snapshots(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """A run's kept snapshots as ``(step, path)``, in step order."""
+    found = ((name[len("step-"):-len(SUFFIX)], path) for path in Path(run_dir).glob(f"step-*{SUFFIX}")
+             for name in [path.name])
+    return sorted((int(step), path) for step, path in found if step.isdigit())
+
+
 def resume_path_for(checkpoint: str | Path) -> Path:
     """``run/last.safetensors`` → ``run/last.resume.pt``."""
     path = Path(checkpoint)

@@ -714,7 +714,7 @@ def _save(run_dir: Path, pair, ema, phases: list[Phase], state: LoopState, sourc
         ckpt.save_checkpoint(last, pair, ema, meta)
         ckpt.save_resume_state(ckpt.resume_path_for(last), resume_state)
         if snapshot:
-            ckpt.save_checkpoint(run_dir / f"step-{state.step:07d}{ckpt.SUFFIX}", pair, ema, meta)
+            ckpt.save_checkpoint(ckpt.snapshot_path(run_dir, state.step), pair, ema, meta)
     distributed.barrier(world)
     return last
 
