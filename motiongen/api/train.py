@@ -23,7 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "lr_critic": 2e-4, "lr_decay_steps": 0, "critic_warmup_steps": 0, "betas": [0.5, 0.999], "n_critic": 5,
     "gp_weight": 10.0, "drift_weight": 0.0, "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32",
     "compile": False, "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False,
-    "log_every_steps": 50, "render_every_steps": 1000, "augment": True, "balance_actions": 0.0, "model_config": {},
+    "log_every_steps": 50, "render_every_steps": 1000, "augment": True, "mirror_probability": 0.5,
+    "balance_actions": 0.0, "model_config": {},
     "recognizer": None, "evaluate_every_steps": 0, "init_from": None,
 }
 # Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
@@ -47,7 +48,8 @@ GENERATOR_WIDTHS_FIELD = {"kinetic-gan": "generator_channels", "csgn": "channels
 CHANGEABLE_ON_RESUME = {"steps", "epochs", "lr_generator", "lr_critic", "lr_decay_steps", "critic_warmup_steps",
                         "betas", "n_critic", "gp_weight", "drift_weight", "grad_clip_norm", "ema_halflife_steps",
                         "precision", "compile", "device", "snapshot_every_steps", "keep_snapshots",
-                        "log_every_steps", "render_every_steps", "augment", "batch_size", "recognizer",
+                        "log_every_steps", "render_every_steps", "augment", "mirror_probability", "batch_size",
+                        "recognizer",
                         "evaluate_every_steps"}
 
 
@@ -125,6 +127,9 @@ def check_options(options: dict[str, Any]) -> None:
     balance = options["balance_actions"]
     if isinstance(balance, bool) or not isinstance(balance, (int, float)) or not 0.0 <= balance <= 1.0:
         raise ConfigError(f"--balance-actions must be a number in [0, 1], got {balance}")
+    mirror = options["mirror_probability"]
+    if isinstance(mirror, bool) or not isinstance(mirror, (int, float)) or not 0.0 <= mirror <= 1.0:
+        raise ConfigError(f"--mirror-probability must be a number in [0, 1], got {mirror}")
     fps = options["fps"]
     if fps is not None and not (math.isfinite(fps) and 0 < fps < 100_000):
         raise ConfigError(f"--fps must be between 0 and 100000, got {fps}")
@@ -259,6 +264,7 @@ def train_from_options(
             seed=resolved["seed"], snapshot_every_steps=resolved["snapshot_every_steps"],
             keep_snapshots=resolved["keep_snapshots"], log_every_steps=resolved["log_every_steps"],
             render_every_steps=resolved["render_every_steps"], augment=resolved["augment"],
+            mirror_probability=resolved["mirror_probability"],
             balance_actions=resolved["balance_actions"], resume=resume is not None, init_from=resolved["init_from"],
             progress=progress,
             evaluate_every_steps=resolved["evaluate_every_steps"],

@@ -123,7 +123,8 @@ def train(
     render_every_steps: int = 0,  # draw samples/step-XXXXXXX.png from the EMA generator (0 = never)
     evaluate_every_steps: int = 0,  # score the EMA generator with `evaluator` into log.jsonl (0 = never)
     evaluator: Callable[[nn.Module], dict] | None = None,  # generator -> {"eval_fid": …} (rank 0 only)
-    augment: bool = True,  # mirror (p = 0.5) and rotate about the up axis each real window
+    augment: bool = True,  # mirror (p = mirror_probability) and rotate about the up axis each real window
+    mirror_probability: float = 0.5,  # with augment: the share of real windows mirrored (0 keeps handedness)
     balance_actions: float = 0.0,  # draw action a ∝ windows_a^(1 − this): 0 = as the data has them, 1 = evenly
     resume: bool = False,  # continue from run_dir/last.safetensors + last.resume.pt
     init_from: str | Path | None = None,  # fine-tune: start a new run from this checkpoint's weights
@@ -136,7 +137,7 @@ def train(
     window_count = len(dataset)
     _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps, balance_actions, lr_decay_steps, critic_warmup_steps)
+                   render_every_steps, balance_actions, lr_decay_steps, critic_warmup_steps, mirror_probability)
     torch_device = resolve_device(device)
     with distributed.joined(torch_device.type) as world:
         if torch_device.type == "cuda" and world.distributed:
@@ -201,7 +202,7 @@ def train(
             for group in phase.optimizer.param_groups:
                 group["initial_lr"] = group["lr"]
         global_batch = batch_size * world.size
-        source = BatchSource(dataset, torch_device, world, augment, seed)
+        source = BatchSource(dataset, torch_device, world, augment, seed, mirror_probability)
         state = LoopState(sampler=IndexSampler(window_count, _derive_seed(seed, "order"),
                                                window_weights(dataset.labels, balance_actions)),
                           label_generator=torch.Generator().manual_seed(_derive_seed(seed, "labels")),
@@ -370,7 +371,8 @@ def learning_rate_factor(step: int, total_steps: int, decay_steps: int) -> float
 
 def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
-                   render_every_steps, balance_actions=0.0, lr_decay_steps=0, critic_warmup_steps=0) -> None:
+                   render_every_steps, balance_actions=0.0, lr_decay_steps=0, critic_warmup_steps=0,
+                   mirror_probability=0.5) -> None:
     """Refuse impossible requests before anything is allocated (DESIGN §8)."""
     def whole(name, value, minimum=1):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -395,6 +397,9 @@ def _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, b
             raise ConfigError(f"{name} must be ≥ 0, got {value!r}")
     if not (isinstance(balance_actions, (int, float)) and 0.0 <= balance_actions <= 1.0):
         raise ConfigError(f"action balance must be a number in [0, 1], got {balance_actions!r}")
+    if isinstance(mirror_probability, bool) or not (isinstance(mirror_probability, (int, float))
+                                                    and 0.0 <= mirror_probability <= 1.0):
+        raise ConfigError(f"mirror probability must be a number in [0, 1], got {mirror_probability!r}")
     if precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if device not in DEVICES:
@@ -587,7 +592,8 @@ class IndexSampler:
 class BatchSource:
     """Real batches: normalised features on the device (preloaded when small), augmented."""
 
-    def __init__(self, dataset, device: torch.device, world: distributed.World, augment: bool, seed: int):
+    def __init__(self, dataset, device: torch.device, world: distributed.World, augment: bool, seed: int,
+                 mirror_probability: float = 0.5):
         self.dataset = dataset
         self.device = device
         self.labels = torch.as_tensor(np.asarray(dataset.labels), dtype=torch.long)
@@ -599,6 +605,7 @@ class BatchSource:
             self.features = torch.cat(chunks).to(device)
         self.labels_on_device = self.labels.to(device)
         self.augment = augment
+        self.mirror_probability = float(mirror_probability)
         where = device if self.features is not None else torch.device("cpu")
         self.augment_generator = torch.Generator(device=where).manual_seed(_derive_seed(seed, "augment", world.rank))
 
@@ -614,7 +621,7 @@ class BatchSource:
             from motiongen.data.augment import augment_features
 
             features = augment_features(features, self.dataset.normalization, self.dataset.skeleton,
-                                        self.augment_generator)
+                                        self.augment_generator, self.mirror_probability)
         return features.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
     def positions(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

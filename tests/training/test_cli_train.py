@@ -46,6 +46,13 @@ def test_hgvae_takes_the_papers_defaults(tmp_path, cmu_data_dir):
     assert resolved["model_config"]["nodes"] == [24, 8, 1] and resolved["parameters"]["critic"] == 0
 
 
+def test_mirror_probability_reaches_the_run(cmu_data_dir, tmp_path):
+    result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--mirror-probability", "0",
+                 "--out", tmp_path / "run", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["options"]["mirror_probability"] == 0.0
+
+
 def test_epochs_become_steps(cmu_data_dir):
     result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--epochs", "2", "--dry-run")
     resolved = json.loads(result.stdout)
@@ -63,6 +70,7 @@ def test_epochs_become_steps(cmu_data_dir):
     (["kinetic-gan", "--data", ".", "--steps", "5", "--epochs", "1"], ["--steps or --epochs"]),
     (["kinetic-gan", "--data", ".", "--channels", "8,x"], ["--channels"]),
     (["kinetic-gan", "--data", ".", "--balance-actions", "2"], ["--balance-actions", "[0, 1]"]),
+    (["kinetic-gan", "--data", ".", "--mirror-probability", "-0.5"], ["--mirror-probability", "[0, 1]"]),
     (["kinetic-gan"], ["--data is required"]),
     (["--resume", "no/such/run"], ["no/such/run", "no checkpoint"]),
 ])

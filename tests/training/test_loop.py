@@ -14,14 +14,14 @@ import torch
 from safetensors.torch import load_file
 
 import _tiny
-from motiongen.data.features import Normalization
+from motiongen.data.features import Normalization, to_features
 from motiongen.errors import ConfigError, MotionGenError
 from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
 from motiongen.training.checkpoint import export_for_inference
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import read_log
-from motiongen.training.loop import IndexSampler, learning_rate_factor, window_weights
+from motiongen.training.loop import BatchSource, IndexSampler, learning_rate_factor, window_weights
 
 LOSS_KEYS = {"critic_loss", "wasserstein_gap", "gradient_penalty", "critic_real", "critic_fake", "generator_loss"}
 KGAN_TINY = {"latent_dim": 8, "w_dim": 8, "mapping_depth": 2, "generator_channels": [8, 4], "critic_channels": [4, 8]}
@@ -259,6 +259,8 @@ def test_divergence_stops_with_a_clear_error(tmp_path, synthetic, monkeypatch):
     ({"lr_decay_steps": -1}, "learning-rate decay"),
     ({"critic_warmup_steps": -1}, "critic warm-up"),
     ({"critic_warmup_steps": 2.5}, "critic warm-up"),
+    ({"mirror_probability": 1.5}, "mirror probability"),
+    ({"mirror_probability": True}, "mirror probability"),
 ])
 def test_impossible_requests_are_refused_early(tmp_path, synthetic, overrides, message):
     options = {"total_steps": 2, **overrides}
@@ -434,3 +436,25 @@ def test_a_fine_tune_resumes_exactly(tmp_path, synthetic):
     _run(synthetic, tmp_path / "split", 2, init_from=base)
     _run(synthetic, tmp_path / "split", 4, init_from=base, resume=True)
     _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
+
+
+@pytest.mark.parametrize("probability", [0.0, 0.5, 1.0])
+def test_mirror_probability_is_the_share_of_windows_whose_hands_swap(synthetic, probability):
+    """Raise every window's right wrist (h36m17 RWrist) 30 cm; after augmentation the raised wrist
+    is the left one exactly in the mirrored windows (turning about the up axis keeps the height)."""
+    windows = synthetic.windows.copy()
+    windows[:, :, 16, 1] += 0.3
+    raised = dataclasses.replace(synthetic, windows=windows, normalization=Normalization.from_features_data(
+        to_features(windows)))
+    source = BatchSource(raised, torch.device("cpu"), distributed.World(), True, 0, probability)
+    swapped = []
+    for _ in range(20):  # 20 batches of 24 windows
+        positions, _ = source.positions(torch.arange(len(raised)))
+        right, left = positions[:, :, 16, 1].mean(1), positions[:, :, 13, 1].mean(1)
+        assert bool(((right - left).abs() > 0.25).all())  # one wrist is up, the other is not
+        swapped.append(left > right)
+    share = float(torch.cat(swapped).float().mean())
+    if probability in (0.0, 1.0):
+        assert share == probability
+    else:
+        assert 0.4 < share < 0.6
