@@ -9,7 +9,8 @@ Why: the gap a run logs is read by a critic that keeps getting stronger alongsid
 it can rise while the generator improves. A critic of fixed budget, the same for every snapshot,
 separates the two: its gap falls when the samples come closer to the data.
 
-    python benchmarks/independent_critic.py RUN [--every 3000] [--critic-steps 1000] [--steps 1000,6000] [--seed S]
+    python benchmarks/independent_critic.py RUN… [--every 3000] [--critic-steps 600] [--steps 1000,6000]
+        [--seed S] [--plot gaps.png] [--tables SAVED_OUTPUT…]
 
 Each reading trains through `motiongen train --init-from SNAPSHOT --critic-warmup-steps K
 --steps K` (the generator waits the whole run) in a temporary folder.
@@ -59,30 +60,89 @@ def independent_gap(run: Path, snapshot: Path, critic_steps: int, work: Path,
             float(np.mean([r["wasserstein_gap"] for r in before])))
 
 
+def read_table(path: Path) -> list[tuple[int, float]]:
+    """(step, independent gap) rows from this script's printed table (to redraw without retraining)."""
+    rows = [line.split() for line in path.read_text().splitlines()]
+    return [(int(row[0]), float(row[1])) for row in rows if len(row) == 5 and row[0].isdigit()]
+
+
+def measure(run: Path, args) -> list[tuple[int, float]]:
+    """Train a fresh critic against each chosen snapshot of ``run``; print and return the readings."""
+    wanted = {int(s) for s in args.steps.split(",")} if args.steps else None
+    chosen = [(s, p) for s, p in kept_snapshots(run) if (s in wanted if wanted else s % args.every == 0)]
+    if not chosen:
+        raise SystemExit(f"{run}: no step-*.safetensors snapshot matches")
+    logged = logged_gaps(run)
+    print(f"{run}: a fresh critic, {args.critic_steps} steps against each snapshot's EMA generator")
+    print(f"{'step':>7} {'independent_gap':>16} {'quarter_before':>15} {'its_penalty':>12} {'logged_gap':>11}")
+    readings = []
+    for step, path in chosen:
+        with tempfile.TemporaryDirectory() as work:
+            gap, penalty, before = independent_gap(run, path, args.critic_steps, Path(work), args.seed)
+        near = logged[1][(logged[0] > step - 250) & (logged[0] <= step)]
+        logged_gap = near.mean() if len(near) else float("nan")
+        print(f"{step:>7} {gap:>16.3f} {before:>15.3f} {penalty:>12.4f} {logged_gap:>11.3f}", flush=True)
+        readings.append((step, gap))
+    return readings
+
+
+def logged_gaps(run: Path) -> tuple[np.ndarray, np.ndarray]:
+    records = [r for r in read_log(run / "log.jsonl") if "wasserstein_gap" in r and not r.get("partial")]
+    return np.array([r["step"] for r in records]), np.array([r["wasserstein_gap"] for r in records])
+
+
+def plot(runs: list[Path], readings: list[list[tuple[int, float]]], output: Path) -> None:
+    """One panel per run: the gap it logged (thin, and its running mean) and the fresh critics'."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from motiongen.formats._io import atomic_write
+    from motiongen.render.curves import LINE_RGB, TREND_RGB, running_mean
+
+    figure = Figure(figsize=(4.2 * len(runs), 3.4), dpi=100)
+    FigureCanvasAgg(figure)
+    for k, (run, points) in enumerate(zip(runs, readings)):
+        axes = figure.add_subplot(1, len(runs), k + 1)
+        steps, gaps = logged_gaps(run)
+        axes.plot(steps, gaps, color=LINE_RGB, alpha=0.3, linewidth=0.7)
+        axes.plot(steps, running_mean(gaps, max(1, len(gaps) // 20)), color=LINE_RGB, linewidth=1.5,
+                  label="logged (the run's own critic)")
+        axes.plot(*zip(*points), "o-", color=TREND_RGB, linewidth=1.5, markersize=5,
+                  label="fresh critic, fixed budget")
+        axes.axhline(0.0, color="0.5", linewidth=0.6)
+        model = json.loads((run / "config.json").read_text())["model"]
+        axes.set_title(f"{model} ({run.name})", fontsize=9)
+        axes.set_xlabel("generator step", fontsize=8)
+        axes.tick_params(labelsize=7)
+        axes.grid(alpha=0.3)
+        if k == 0:
+            axes.set_ylabel("Wasserstein gap", fontsize=8)
+            axes.legend(fontsize=7)
+    figure.tight_layout()
+    with atomic_write(output, binary=True) as stream:
+        figure.savefig(stream, format="png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--every", type=int, default=3000, help="snapshots whose step is a multiple of this")
     parser.add_argument("--steps", default=None, help="or these snapshot steps (comma-separated)")
-    parser.add_argument("--critic-steps", type=int, default=1000, help="the fresh critic's steps (× n_critic updates)")
+    parser.add_argument("--critic-steps", type=int, default=600, help="the fresh critic's steps (× n_critic updates)")
     parser.add_argument("--seed", type=int, default=None, help="the fresh critic's seed (default: the run's)")
+    parser.add_argument("--tables", type=Path, nargs="+", default=None,
+                        help="this script's earlier output, one per run: redraw those readings, train nothing")
+    parser.add_argument("--plot", type=Path, default=None, help="draw the logged and the fresh critics' gaps (PNG)")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    wanted = {int(s) for s in args.steps.split(",")} if args.steps else None
-    chosen = [(s, p) for s, p in kept_snapshots(args.run) if (s in wanted if wanted else s % args.every == 0)]
-    if not chosen:
-        raise SystemExit(f"{args.run}: no step-*.safetensors snapshot matches")
-    logged = [r for r in read_log(args.run / "log.jsonl") if "wasserstein_gap" in r and not r.get("partial")]
-    print(f"{args.run}: a fresh critic, {args.critic_steps} steps against each snapshot's EMA generator")
-    print(f"{'step':>7} {'independent_gap':>16} {'quarter_before':>15} {'its_penalty':>12} {'logged_gap':>11}")
-    for step, path in chosen:
-        with tempfile.TemporaryDirectory() as work:
-            gap, penalty, before = independent_gap(args.run, path, args.critic_steps, Path(work), args.seed)
-        near = [r["wasserstein_gap"] for r in logged if step - 250 < r["step"] <= step]
-        logged_gap = np.mean(near) if near else float("nan")
-        print(f"{step:>7} {gap:>16.3f} {before:>15.3f} {penalty:>12.4f} {logged_gap:>11.3f}", flush=True)
+    if args.tables is not None and len(args.tables) != len(args.runs):
+        raise SystemExit(f"--tables needs one table per run ({len(args.runs)}), got {len(args.tables)}")
+    readings = ([read_table(table) for table in args.tables] if args.tables is not None
+                else [measure(run, args) for run in args.runs])
+    if args.plot is not None:
+        plot(args.runs, readings, args.plot)
 
 
 if __name__ == "__main__":
