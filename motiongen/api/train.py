@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "gp_weight": 10.0, "drift_weight": 0.0, "grad_clip_norm": None, "ema_halflife_steps": 500.0, "precision": "fp32",
     "compile": False, "device": "auto", "seed": 0, "snapshot_every_steps": 1000, "keep_snapshots": False,
     "log_every_steps": 50, "render_every_steps": 1000, "augment": True, "mirror_probability": 0.5,
-    "balance_actions": 0.0, "model_config": {},
+    "keep_handedness": [], "balance_actions": 0.0, "model_config": {},
     "recognizer": None, "evaluate_every_steps": 0, "init_from": None,
 }
 # Where a model's paper asks for other values (HG-VAE: 50-frame windows, Adam 1e-4, gradient
@@ -48,8 +48,8 @@ GENERATOR_WIDTHS_FIELD = {"kinetic-gan": "generator_channels", "csgn": "channels
 CHANGEABLE_ON_RESUME = {"steps", "epochs", "lr_generator", "lr_critic", "lr_decay_steps", "critic_warmup_steps",
                         "betas", "n_critic", "gp_weight", "drift_weight", "grad_clip_norm", "ema_halflife_steps",
                         "precision", "compile", "device", "snapshot_every_steps", "keep_snapshots",
-                        "log_every_steps", "render_every_steps", "augment", "mirror_probability", "batch_size",
-                        "recognizer",
+                        "log_every_steps", "render_every_steps", "augment", "mirror_probability", "keep_handedness",
+                        "batch_size", "recognizer",
                         "evaluate_every_steps"}
 
 
@@ -264,7 +264,7 @@ def train_from_options(
             seed=resolved["seed"], snapshot_every_steps=resolved["snapshot_every_steps"],
             keep_snapshots=resolved["keep_snapshots"], log_every_steps=resolved["log_every_steps"],
             render_every_steps=resolved["render_every_steps"], augment=resolved["augment"],
-            mirror_probability=resolved["mirror_probability"],
+            mirror_probability=resolved["mirror_probability"], keep_handedness=resolved["keep_handedness"],
             balance_actions=resolved["balance_actions"], resume=resume is not None, init_from=resolved["init_from"],
             progress=progress,
             evaluate_every_steps=resolved["evaluate_every_steps"],

@@ -51,15 +51,18 @@ def rotate_about_up(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
                         cos * horizontal_z - sin * horizontal_x], dim=1)
 
 
-def draw_augmentation(batch: int, generator: torch.Generator, mirror_prob: float = 0.5,
+def draw_augmentation(batch: int, generator: torch.Generator, mirror_prob: float | torch.Tensor = 0.5,
                       rotate: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The random choices of one batch, on the generator's device: which samples to mirror
-    (``[B]`` bool; one uniform per sample) and, with ``rotate``, an angle per sample (``[B]``,
-    uniform in [−π, π)). Drawn in that order, so equal generators give equal batches."""
-    if not 0.0 <= mirror_prob <= 1.0:
-        raise ConfigError(f"mirror_prob must be in [0, 1], got {mirror_prob}")
+    (``[B]`` bool; one uniform per sample, mirrored below ``mirror_prob``: one number, or one per
+    sample) and, with ``rotate``, an angle per sample (``[B]``, uniform in [−π, π)). Drawn in that
+    order and whatever the probabilities, so equal generators give equal batches."""
+    probability = torch.as_tensor(mirror_prob, dtype=torch.float32)
+    if probability.ndim > 1 or (probability.ndim == 1 and len(probability) != batch) \
+            or not bool(((probability >= 0.0) & (probability <= 1.0)).all()):
+        raise ConfigError(f"mirror_prob must be in [0, 1], one number or one per sample, got {mirror_prob}")
     device = generator.device
-    mirror_mask = torch.rand(batch, generator=generator, device=device) < mirror_prob
+    mirror_mask = torch.rand(batch, generator=generator, device=device) < probability.to(device)
     angles = None
     if rotate:
         angles = (torch.rand(batch, generator=generator, device=device, dtype=torch.float64) * 2.0 - 1.0) * math.pi
@@ -74,7 +77,8 @@ def apply_augmentation(x: torch.Tensor, skeleton: Skeleton, mirror_mask: torch.T
 
 
 def augment_features(features: torch.Tensor, normalization: Normalization, skeleton: Skeleton,
-                     generator: torch.Generator, mirror_prob: float = 0.5, rotate: bool = True) -> torch.Tensor:
+                     generator: torch.Generator, mirror_prob: float | torch.Tensor = 0.5,
+                     rotate: bool = True) -> torch.Tensor:
     """Augment a batch of normalised features ``[B, 3, T, V]``: denormalise, mirror a random
     subset (each sample with ``mirror_prob``), rotate each sample by a random angle about the up
     axis, normalise again. Returns a new tensor of the same shape, dtype and device."""

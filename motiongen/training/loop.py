@@ -125,6 +125,7 @@ def train(
     evaluator: Callable[[nn.Module], dict] | None = None,  # generator -> {"eval_fid": …} (rank 0 only)
     augment: bool = True,  # mirror (p = mirror_probability) and rotate about the up axis each real window
     mirror_probability: float = 0.5,  # with augment: the share of real windows mirrored (0 keeps handedness)
+    keep_handedness: Sequence[str] = (),  # actions never mirrored (one-handed ones), the rest at mirror_probability
     balance_actions: float = 0.0,  # draw action a ∝ windows_a^(1 − this): 0 = as the data has them, 1 = evenly
     resume: bool = False,  # continue from run_dir/last.safetensors + last.resume.pt
     init_from: str | Path | None = None,  # fine-tune: start a new run from this checkpoint's weights
@@ -138,6 +139,7 @@ def train(
     _check_request(total_steps, batch_size, n_critic, lr_generator, lr_critic, betas, gp_weight, drift_weight,
                    ema_halflife_steps, precision, device, snapshot_every_steps, log_every_steps, window_count,
                    render_every_steps, balance_actions, lr_decay_steps, critic_warmup_steps, mirror_probability)
+    mirror_by_action = mirror_probabilities(dataset, mirror_probability, keep_handedness)  # before any folder
     torch_device = resolve_device(device)
     with distributed.joined(torch_device.type) as world:
         if torch_device.type == "cuda" and world.distributed:
@@ -202,7 +204,7 @@ def train(
             for group in phase.optimizer.param_groups:
                 group["initial_lr"] = group["lr"]
         global_batch = batch_size * world.size
-        source = BatchSource(dataset, torch_device, world, augment, seed, mirror_probability)
+        source = BatchSource(dataset, torch_device, world, augment, seed, mirror_by_action)
         state = LoopState(sampler=IndexSampler(window_count, _derive_seed(seed, "order"),
                                                window_weights(dataset.labels, balance_actions)),
                           label_generator=torch.Generator().manual_seed(_derive_seed(seed, "labels")),
@@ -534,6 +536,21 @@ def _initialise_ema_from(path: Path, ema) -> None:
 
 # --- data, latents, phases ---------------------------------------------------------------------------
 
+def mirror_probabilities(dataset, probability: float, keep_handedness: Sequence[str]) -> float | torch.Tensor:
+    """The mirror probability of each action (``[K]``: 0 for the actions in ``keep_handedness``),
+    or the one number when no action is kept. Why per action: mirroring makes a one-handed action
+    two modes, which the CSGN blended (both arms moving), while a gait is symmetric and gains from
+    it (RESULTS, eleventh session)."""
+    kept = list(dict.fromkeys(keep_handedness))
+    unknown = [a for a in kept if a not in dataset.actions]
+    if unknown:
+        raise ConfigError(f"--keep-handedness: the data has no action {', '.join(map(repr, unknown))} "
+                          f"(its actions: {', '.join(dataset.actions)})")
+    if not kept:
+        return float(probability)
+    return torch.tensor([0.0 if a in kept else float(probability) for a in dataset.actions])
+
+
 def window_weights(labels, balance: float) -> torch.Tensor | None:
     """Per-window draw weights giving action a the share windows_a^(1 − balance) / Σ (None at 0:
     plain epochs). Why: on CMU one action holds 38% of the windows and another 1.3%, so a
@@ -593,7 +610,7 @@ class BatchSource:
     """Real batches: normalised features on the device (preloaded when small), augmented."""
 
     def __init__(self, dataset, device: torch.device, world: distributed.World, augment: bool, seed: int,
-                 mirror_probability: float = 0.5):
+                 mirror_probability: float | torch.Tensor = 0.5):  # one number, or one per action
         self.dataset = dataset
         self.device = device
         self.labels = torch.as_tensor(np.asarray(dataset.labels), dtype=torch.long)
@@ -605,7 +622,7 @@ class BatchSource:
             self.features = torch.cat(chunks).to(device)
         self.labels_on_device = self.labels.to(device)
         self.augment = augment
-        self.mirror_probability = float(mirror_probability)
+        self.mirror_probability = torch.as_tensor(mirror_probability, dtype=torch.float32)
         where = device if self.features is not None else torch.device("cpu")
         self.augment_generator = torch.Generator(device=where).manual_seed(_derive_seed(seed, "augment", world.rank))
 
@@ -620,8 +637,10 @@ class BatchSource:
         if self.augment:
             from motiongen.data.augment import augment_features
 
+            probability = (self.mirror_probability[labels.cpu()] if self.mirror_probability.ndim
+                           else self.mirror_probability)
             features = augment_features(features, self.dataset.normalization, self.dataset.skeleton,
-                                        self.augment_generator, self.mirror_probability)
+                                        self.augment_generator, probability)
         return features.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
 
     def positions(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -115,6 +115,16 @@ def test_no_augmentation_is_identity(positions):
     torch.testing.assert_close(same, normalized, atol=1e-12, rtol=0)
 
 
+def test_a_probability_per_sample_mirrors_those_samples_alone():
+    generator = torch.Generator().manual_seed(0)
+    mask, _ = draw_augmentation(6, generator, torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 0.0]), rotate=False)
+    assert mask.tolist() == [True, False, True, False, True, False]
+    # the same uniforms are drawn whatever the probabilities: the stream does not shift
+    again = torch.Generator().manual_seed(0)
+    draw_augmentation(6, again, 0.5, rotate=False)
+    assert torch.equal(torch.rand(1, generator=generator), torch.rand(1, generator=again))
+
+
 def test_bad_inputs():
     generator = torch.Generator().manual_seed(0)
     norm = Normalization(np.zeros((31, 3)), np.ones((31, 3)))
@@ -122,6 +132,9 @@ def test_bad_inputs():
         augment_features(torch.zeros(2, 3, 8, 25), norm, SKELETON, generator)
     with pytest.raises(ConfigError, match="mirror_prob"):
         augment_features(torch.zeros(2, 3, 8, 31), norm, SKELETON, generator, mirror_prob=1.5)
+    for per_sample in (torch.tensor([0.5, 0.5, 0.5]), torch.tensor([0.5, -0.1])):  # wrong length, out of range
+        with pytest.raises(ConfigError, match="mirror_prob"):
+            augment_features(torch.zeros(2, 3, 8, 31), norm, SKELETON, generator, mirror_prob=per_sample)
     with pytest.raises(ConfigError, match="25 joints"):
         augment_features(torch.zeros(2, 3, 8, 31), Normalization(np.zeros((25, 3)), np.ones((25, 3))),
                          SKELETON, generator)

@@ -48,9 +48,10 @@ def test_hgvae_takes_the_papers_defaults(tmp_path, cmu_data_dir):
 
 def test_mirror_probability_reaches_the_run(cmu_data_dir, tmp_path):
     result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--mirror-probability", "0",
-                 "--out", tmp_path / "run", "--dry-run")
+                 "--keep-handedness", "walking, jumping", "--out", tmp_path / "run", "--dry-run")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["options"]["mirror_probability"] == 0.0
+    options = json.loads(result.stdout)["options"]
+    assert options["mirror_probability"] == 0.0 and options["keep_handedness"] == ["walking", "jumping"]
 
 
 def test_epochs_become_steps(cmu_data_dir):

@@ -21,7 +21,8 @@ from motiongen.training import distributed
 from motiongen.training.checkpoint import export_for_inference
 from motiongen.training.ema import ema_beta, make_ema, update_ema
 from motiongen.training.log import read_log
-from motiongen.training.loop import BatchSource, IndexSampler, learning_rate_factor, window_weights
+from motiongen.training.loop import (BatchSource, IndexSampler, learning_rate_factor, mirror_probabilities,
+                                     window_weights)
 
 LOSS_KEYS = {"critic_loss", "wasserstein_gap", "gradient_penalty", "critic_real", "critic_fake", "generator_loss"}
 KGAN_TINY = {"latent_dim": 8, "w_dim": 8, "mapping_depth": 2, "generator_channels": [8, 4], "critic_channels": [4, 8]}
@@ -438,23 +439,45 @@ def test_a_fine_tune_resumes_exactly(tmp_path, synthetic):
     _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
 
 
-@pytest.mark.parametrize("probability", [0.0, 0.5, 1.0])
-def test_mirror_probability_is_the_share_of_windows_whose_hands_swap(synthetic, probability):
-    """Raise every window's right wrist (h36m17 RWrist) 30 cm; after augmentation the raised wrist
-    is the left one exactly in the mirrored windows (turning about the up axis keeps the height)."""
+def _swapped_hands(synthetic, probability, keep=()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raise every window's right wrist (h36m17 RWrist) 30 cm and augment 20 batches of all 24
+    windows: whether the raised wrist became the left one (exactly the mirrored windows: turning
+    about the up axis keeps heights), and each window's label."""
     windows = synthetic.windows.copy()
     windows[:, :, 16, 1] += 0.3
     raised = dataclasses.replace(synthetic, windows=windows, normalization=Normalization.from_features_data(
         to_features(windows)))
-    source = BatchSource(raised, torch.device("cpu"), distributed.World(), True, 0, probability)
-    swapped = []
-    for _ in range(20):  # 20 batches of 24 windows
-        positions, _ = source.positions(torch.arange(len(raised)))
+    source = BatchSource(raised, torch.device("cpu"), distributed.World(), True, 0,
+                         mirror_probabilities(raised, probability, keep))
+    swapped, labels = [], []
+    for _ in range(20):
+        positions, batch_labels = source.positions(torch.arange(len(raised)))
         right, left = positions[:, :, 16, 1].mean(1), positions[:, :, 13, 1].mean(1)
         assert bool(((right - left).abs() > 0.25).all())  # one wrist is up, the other is not
         swapped.append(left > right)
-    share = float(torch.cat(swapped).float().mean())
+        labels.append(batch_labels)
+    return torch.cat(swapped), torch.cat(labels)
+
+
+@pytest.mark.parametrize("probability", [0.0, 0.5, 1.0])
+def test_mirror_probability_is_the_share_of_windows_whose_hands_swap(synthetic, probability):
+    share = float(_swapped_hands(synthetic, probability)[0].float().mean())
     if probability in (0.0, 1.0):
         assert share == probability
     else:
         assert 0.4 < share < 0.6
+
+
+def test_kept_handedness_is_never_mirrored_and_the_rest_is(synthetic):
+    swapped, labels = _swapped_hands(synthetic, 1.0, keep=("wave",))
+    wave = labels == synthetic.actions.index("wave")
+    assert not bool(swapped[wave].any()) and bool(swapped[~wave].all())
+    swapped, labels = _swapped_hands(synthetic, 0.5, keep=("wave", "wave"))
+    walk_share = float(swapped[labels == synthetic.actions.index("walk")].float().mean())
+    assert not bool(swapped[labels == synthetic.actions.index("wave")].any()) and 0.35 < walk_share < 0.65
+
+
+def test_an_unknown_kept_action_is_refused_before_the_run_folder(tmp_path, synthetic):
+    with pytest.raises(ConfigError, match="no action 'wav'.*walk, wave"):
+        _run(synthetic, tmp_path / "run", 2, keep_handedness=["wav"])
+    assert not (tmp_path / "run").exists()
