@@ -28,8 +28,8 @@ from motiongen.training.overfitting import WindowSet, comparable_sets, read_crit
 def run_windows(run: Path, stride_divisor: int) -> tuple[WindowSet, WindowSet]:
     """The run's training and held-out windows (as positions, a window every 1/stride_divisor of
     one: the held-out subjects have few clips), restricted to the actions both have."""
-    options = json.loads((run / "config.json").read_text())["options"]
-    dataset_info = json.loads((run / "config.json").read_text())["dataset"]
+    config = json.loads((run / "config.json").read_text())
+    options, dataset_info = config["options"], config["dataset"]
     holdout = tuple(options["holdout_subjects"] or ())
     if not holdout:
         raise SystemExit(f"{run}: the run was trained without --holdout-subjects; nothing is held out")

@@ -33,7 +33,8 @@ from motiongen.training.log import read_log
 
 # options of the run that an independent critic keeps (the rest: its own length, no snapshots)
 KEPT = ("skeleton", "frames", "fps", "stride", "layout", "labels", "holdout_subjects", "batch_size", "lr_critic",
-        "betas", "n_critic", "gp_weight", "drift_weight", "grad_clip_norm", "seed", "augment", "balance_actions")
+        "betas", "n_critic", "gp_weight", "drift_weight", "grad_clip_norm", "seed", "augment",
+        "mirror_probability", "keep_handedness", "balance_actions")
 
 
 def independent_gap(run: Path, snapshot: Path, critic_steps: int, work: Path,

@@ -9,7 +9,8 @@ critic learning the training windows by heart (the gap grows on them and not on 
 not (both gaps move together). On the 1031 windows of ``../shared/data/cmu`` it is the latter
 (RESULTS, eleventh session).
 
-The real windows are scored as training saw them: mirrored and turned about the up axis by draws
+The real windows are scored as training saw them by default: half mirrored (a run trained with
+``--keep-handedness`` or another ``--mirror-probability`` saw others) and turned about the up axis by draws
 of a fixed seed, the same for every checkpoint, and in the checkpoint's own normalisation. Only
 the actions the held-out subjects have are compared, each action weighing the same in both gaps
 (the critic is class-conditional, and the two sets mix their actions differently). The fakes come
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from motiongen.data.augment import augment_features
-from motiongen.data.features import Normalization
+from motiongen.data.features import Normalization, to_channels_first, to_features
 from motiongen.errors import ConfigError
 from motiongen.inference.sampling import generate_features
 from motiongen.training.checkpoint import load_checkpoint
@@ -77,8 +78,6 @@ def _scores(critic, features: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
 
 
 def _real_features(windows: WindowSet, normalization: Normalization, checkpoint, seed: int) -> torch.Tensor:
-    from motiongen.data.features import to_channels_first, to_features
-
     features = torch.as_tensor(to_channels_first(normalization.normalize(to_features(windows.positions)))
                                .astype(np.float32))
     generator = torch.Generator().manual_seed(seed)  # the same mirrors and turns for every checkpoint
