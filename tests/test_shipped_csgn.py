@@ -37,17 +37,27 @@ def test_the_shipped_csgn_writes_1024_upright_frames_by_name(tmp_path):
     assert stature[-64:].mean() == pytest.approx(stature[:64].mean(), rel=0.15)  # no folding along the way
 
 
-@pytest.mark.parametrize("action", ["dancing", "kicking", "walking"])
-def test_the_recogniser_reads_the_shipped_csgn_s_strong_actions_as_asked(action):
-    """Three of the actions its card reports at 70% or more on fresh seeds: 16 fresh seeds each
-    must be read as asked more than half of the time (chance is 1 in 12)."""
+def test_the_recogniser_reads_every_action_of_the_shipped_csgn_as_asked_most_often():
+    """The card's "12 of 12": on 16 fresh seeds per action (not the seeds the snapshot was chosen
+    on), every action is read as itself more often than as any other action (chance is 1 in 12),
+    and the three the card reports at 95% or more (climbing, kicking, walking) more than half of
+    the time."""
+    from collections import Counter
+
     from motiongen.api.evaluate import GeneratorSource, read_as
     from motiongen.metrics.evaluation import load_recognizer
     from motiongen.training.checkpoint import load_checkpoint
 
     source = GeneratorSource.from_checkpoint(load_checkpoint(SHIPPED_CSGN))
-    read = read_as(source, load_recognizer(None), action, list(range(20_000, 20_016)))
-    assert read.count(action) > len(read) / 2, read
+    recognizer = load_recognizer(None)
+    seeds = list(range(20_000, 20_016))
+    assert len(source.actions) == 12
+    for action in source.actions:
+        counts = Counter(read_as(source, recognizer, action, seeds))
+        runner_up = max((n for name, n in counts.items() if name != action), default=0)
+        assert counts[action] > runner_up, (action, counts)
+        if action in ("climbing", "kicking", "walking"):
+            assert counts[action] > len(seeds) / 2, (action, counts)
 
 
 def test_recognised_returns_the_features_its_readings_come_from():
