@@ -130,6 +130,9 @@ def check_options(options: dict[str, Any]) -> None:
     mirror = options["mirror_probability"]
     if isinstance(mirror, bool) or not isinstance(mirror, (int, float)) or not 0.0 <= mirror <= 1.0:
         raise ConfigError(f"--mirror-probability must be a number in [0, 1], got {mirror}")
+    betas = options["betas"]
+    if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas):
+        raise ConfigError(f"--betas must be two numbers in [0, 1) (Adam's β1,β2), got {','.join(map(str, betas))}")
     fps = options["fps"]
     if fps is not None and not (math.isfinite(fps) and 0 < fps < 100_000):
         raise ConfigError(f"--fps must be between 0 and 100000, got {fps}")

@@ -22,13 +22,14 @@ LOSS_NAMES = {"critic_loss": "D", "wasserstein_gap": "gap", "gradient_penalty": 
               "elbo": "-ELBO", "nll": "NLL", "kl": "KL", "classify_loss": "CE", "train_accuracy": "accuracy"}
 
 
-def _csv_ints(value: str | None, flag: str) -> list[int] | None:
+def _csv_numbers(value: str | None, flag: str, kind: type = int) -> list | None:
     if value is None:
         return None
     try:
-        return [int(part) for part in value.split(",") if part.strip()]
+        return [kind(part) for part in value.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"{flag} takes comma-separated whole numbers, got {value!r}") from None
+        what = "whole numbers" if kind is int else "numbers"
+        raise ConfigError(f"{flag} takes comma-separated {what}, got {value!r}") from None
 
 
 def _model_options(pairs: list[str] | None) -> dict:
@@ -127,6 +128,7 @@ def train(
     lr_critic: Annotated[Optional[float], typer.Option("--lr-d", help="Critic learning rate (Adam) (default 2e-4).", show_default=False)] = None,
     lr_decay_steps: Annotated[Optional[int], typer.Option("--lr-decay-steps", help="Both learning rates fall linearly to 0 over the last N steps (default 0: constant).", show_default=False)] = None,
     critic_warmup_steps: Annotated[Optional[int], typer.Option("--critic-warmup-steps", help="Train the critic alone for the first N steps, the generator waiting: for a fine-tune (--init-from) of a file without a critic (default 0).", show_default=False)] = None,
+    betas: Annotated[Optional[str], typer.Option("--betas", help="Adam's β1,β2 for both networks (default 0.5,0.999; WGAN-GP's paper used 0,0.9).", show_default=False)] = None,
     n_critic: Annotated[Optional[int], typer.Option("--n-critic", help="Critic steps per generator step (default 5).", show_default=False)] = None,
     gp_weight: Annotated[Optional[float], typer.Option("--gp-weight", help="WGAN-GP gradient-penalty weight λ (default 10).", show_default=False)] = None,
     mapping_depth: Annotated[Optional[int], typer.Option("--mapping-depth", help="Kinetic-GAN mapping-network depth (model default: 4).", show_default=False)] = None,
@@ -159,7 +161,7 @@ def train(
     model_config = _model_options(model_option)
     if mapping_depth is not None:
         model_config["mapping_depth"] = mapping_depth
-    widths = _csv_ints(channels, "--channels")
+    widths = _csv_numbers(channels, "--channels")
     if widths is not None:
         model_config["channels"] = widths
     holdout = None if holdout_subjects is None else [s.strip() for s in holdout_subjects.split(",") if s.strip()]
@@ -177,7 +179,8 @@ def train(
                 skeleton=skeleton, frames=frames, fps=fps, stride=stride, layout=layout,
                 labels=None if labels is None else str(labels), holdout_subjects=holdout, batch_size=batch_size,
                 steps=steps, epochs=epochs, lr_generator=lr_generator, lr_critic=lr_critic,
-                lr_decay_steps=lr_decay_steps, critic_warmup_steps=critic_warmup_steps, n_critic=n_critic,
+                lr_decay_steps=lr_decay_steps, critic_warmup_steps=critic_warmup_steps,
+                betas=_csv_numbers(betas, "--betas", float), n_critic=n_critic,
                 gp_weight=gp_weight, model_config=model_config or None, precision=precision, compile=compile,
                 ema_halflife_steps=ema_halflife_steps, device=device, seed=seed, augment=augment, mirror_probability=mirror_probability,
                 keep_handedness=None if keep_handedness is None else [a.strip() for a in keep_handedness.split(",") if a.strip()],

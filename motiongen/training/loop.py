@@ -757,10 +757,11 @@ def _resume(last: Path, pair, ema, phases: list[Phase], state: LoopState, source
         raise ConfigError(f"{last}: resume state is for step {resume_state['step']}, weights for step "
                           f"{stored_step} (interrupted while saving?)")
     for phase in phases:
-        requested = [group["lr"] for group in phase.optimizer.param_groups]
+        requested = [(group["lr"], group["betas"]) for group in phase.optimizer.param_groups]
         phase.optimizer.load_state_dict(resume_state["optimizers"][phase.name])
-        for group, lr in zip(phase.optimizer.param_groups, requested):  # the stored state carries the old
-            group["lr"] = group["initial_lr"] = lr  # rates: a resume's --lr-g/--lr-d must still take effect
+        for group, (lr, betas) in zip(phase.optimizer.param_groups, requested):  # the stored state carries
+            group["lr"] = group["initial_lr"] = lr  # the old rates and betas: a resume's --lr-g/--lr-d/--betas
+            group["betas"] = betas  # must still take effect
     state.sampler.load_state_dict(resume_state["sampler"])
     state.label_generator.set_state(resume_state["label_generator"])
     state.noise_generator.set_state(resume_state["noise_generator"])

@@ -54,6 +54,13 @@ def test_mirror_probability_reaches_the_run(cmu_data_dir, tmp_path):
     assert options["mirror_probability"] == 0.0 and options["keep_handedness"] == ["walking", "jumping"]
 
 
+def test_adam_betas_reach_the_run(cmu_data_dir, tmp_path):
+    result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--betas", "0,0.9",
+                 "--out", tmp_path / "run", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["options"]["betas"] == [0.0, 0.9]
+
+
 def test_epochs_become_steps(cmu_data_dir):
     result = run("train", "kinetic-gan", "--data", cmu_data_dir, *TINY_KGAN, "--epochs", "2", "--dry-run")
     resolved = json.loads(result.stdout)
@@ -72,6 +79,9 @@ def test_epochs_become_steps(cmu_data_dir):
     (["kinetic-gan", "--data", ".", "--channels", "8,x"], ["--channels"]),
     (["kinetic-gan", "--data", ".", "--balance-actions", "2"], ["--balance-actions", "[0, 1]"]),
     (["kinetic-gan", "--data", ".", "--mirror-probability", "-0.5"], ["--mirror-probability", "[0, 1]"]),
+    (["kinetic-gan", "--data", ".", "--betas", "0.5,1"], ["--betas", "[0, 1)", "0.5,1.0"]),
+    (["kinetic-gan", "--data", ".", "--betas", "0.9"], ["--betas", "two numbers"]),
+    (["kinetic-gan", "--data", ".", "--betas", "0,x"], ["--betas", "comma-separated numbers"]),
     (["kinetic-gan"], ["--data is required"]),
     (["--resume", "no/such/run"], ["no/such/run", "no checkpoint"]),
 ])

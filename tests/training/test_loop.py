@@ -152,6 +152,17 @@ def test_a_resume_takes_the_learning_rates_it_is_given(tmp_path, synthetic):
     assert weights and all(torch.equal(before[k], after[k]) for k in weights)
 
 
+def test_a_resume_takes_the_adam_betas_it_is_given(tmp_path, synthetic):
+    """The stored optimiser state carries the old betas too: resuming the same stop with other
+    betas must give other weights (before the fix both resumes trained with the stored ones)."""
+    for name in ("same", "other"):
+        _run(synthetic, tmp_path / name, 4)
+    _run(synthetic, tmp_path / "same", 8, resume=True)
+    _run(synthetic, tmp_path / "other", 8, resume=True, betas=(0.0, 0.9))
+    with pytest.raises(AssertionError):
+        _assert_same_weights(tmp_path / "same" / "last.safetensors", tmp_path / "other" / "last.safetensors")
+
+
 def test_resume_refuses_another_model_or_nothing(tmp_path, synthetic):
     with pytest.raises(ConfigError, match="nothing to resume"):
         _run(synthetic, tmp_path, 2, resume=True)
