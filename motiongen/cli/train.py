@@ -128,7 +128,7 @@ def train(
     lr_critic: Annotated[Optional[float], typer.Option("--lr-d", help="Critic learning rate (Adam) (default 2e-4).", show_default=False)] = None,
     lr_decay_steps: Annotated[Optional[int], typer.Option("--lr-decay-steps", help="Both learning rates fall linearly to 0 over the last N steps (default 0: constant).", show_default=False)] = None,
     critic_warmup_steps: Annotated[Optional[int], typer.Option("--critic-warmup-steps", help="Train the critic alone for the first N steps, the generator waiting: for a fine-tune (--init-from) of a file without a critic (default 0).", show_default=False)] = None,
-    betas: Annotated[Optional[str], typer.Option("--betas", help="Adam's β1,β2 for both networks (default 0.5,0.999; WGAN-GP's paper used 0,0.9).", show_default=False)] = None,
+    betas: Annotated[Optional[str], typer.Option("--betas", help="Adam's β1,β2 for both networks (default 0.5,0.999, the recogniser 0.9,0.999; WGAN-GP's paper used 0,0.9).", show_default=False)] = None,
     n_critic: Annotated[Optional[int], typer.Option("--n-critic", help="Critic steps per generator step (default 5).", show_default=False)] = None,
     gp_weight: Annotated[Optional[float], typer.Option("--gp-weight", help="WGAN-GP gradient-penalty weight λ (default 10).", show_default=False)] = None,
     mapping_depth: Annotated[Optional[int], typer.Option("--mapping-depth", help="Kinetic-GAN mapping-network depth (model default: 4).", show_default=False)] = None,

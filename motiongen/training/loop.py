@@ -759,9 +759,10 @@ def _resume(last: Path, pair, ema, phases: list[Phase], state: LoopState, source
     for phase in phases:
         requested = [(group["lr"], group["betas"]) for group in phase.optimizer.param_groups]
         phase.optimizer.load_state_dict(resume_state["optimizers"][phase.name])
-        for group, (lr, betas) in zip(phase.optimizer.param_groups, requested):  # the stored state carries
-            group["lr"] = group["initial_lr"] = lr  # the old rates and betas: a resume's --lr-g/--lr-d/--betas
-            group["betas"] = betas  # must still take effect
+        # The stored state carries the old rates and betas; a resume's --lr-g/--lr-d/--betas must still win.
+        for group, (lr, betas) in zip(phase.optimizer.param_groups, requested):
+            group["lr"] = group["initial_lr"] = lr
+            group["betas"] = betas
     state.sampler.load_state_dict(resume_state["sampler"])
     state.label_generator.set_state(resume_state["label_generator"])
     state.noise_generator.set_state(resume_state["noise_generator"])
