@@ -10,7 +10,7 @@ it can rise while the generator improves. A critic of fixed budget, the same for
 separates the two: its gap falls when the samples come closer to the data.
 
     python benchmarks/independent_critic.py RUN… [--every 3000] [--critic-steps 600] [--steps 1000,6000]
-        [--seed S] [--plot gaps.png] [--tables SAVED_OUTPUT…]
+        [--seed S] [--n-critic N] [--plot gaps.png] [--tables SAVED_OUTPUT…]
 
 Each reading trains through `motiongen train --init-from SNAPSHOT --critic-warmup-steps K
 --steps K` (the generator waits the whole run) in a temporary folder.
@@ -38,14 +38,17 @@ KEPT = ("skeleton", "frames", "fps", "stride", "layout", "labels", "holdout_subj
 
 
 def independent_gap(run: Path, snapshot: Path, critic_steps: int, work: Path,
-                    seed: int | None = None) -> tuple[float, float, float]:
+                    seed: int | None = None, n_critic: int | None = None) -> tuple[float, float, float]:
     """(mean gap over the last quarter of the fresh critic's steps, its gradient penalty there, the
     mean gap over the quarter before: still rising much means the budget is short). ``seed``: the
     fresh critic's initialisation and data order (default the run's): another seed shows the
-    yardstick's own noise."""
+    yardstick's own noise. ``n_critic``: its updates per step (default the run's); runs trained
+    with different n_critic are read on one yardstick only when it is the same for both."""
     options = json.loads((run / "config.json").read_text())["options"]
     if seed is not None:
         options["seed"] = seed
+    if n_critic is not None:
+        options["n_critic"] = n_critic
     generator = export_for_inference(snapshot, work / "generator.safetensors")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "the critic starts untrained": that is the point
@@ -79,7 +82,7 @@ def measure(run: Path, args) -> list[tuple[int, float]]:
     readings = []
     for step, path in chosen:
         with tempfile.TemporaryDirectory() as work:
-            gap, penalty, before = independent_gap(run, path, args.critic_steps, Path(work), args.seed)
+            gap, penalty, before = independent_gap(run, path, args.critic_steps, Path(work), args.seed, args.n_critic)
         near = logged[1][(logged[0] > step - 250) & (logged[0] <= step)]
         logged_gap = near.mean() if len(near) else float("nan")
         print(f"{step:>7} {gap:>16.3f} {before:>15.3f} {penalty:>12.4f} {logged_gap:>11.3f}", flush=True)
@@ -131,6 +134,8 @@ def main() -> None:
     parser.add_argument("--steps", default=None, help="or these snapshot steps (comma-separated)")
     parser.add_argument("--critic-steps", type=int, default=600, help="the fresh critic's steps (× n_critic updates)")
     parser.add_argument("--seed", type=int, default=None, help="the fresh critic's seed (default: the run's)")
+    parser.add_argument("--n-critic", type=int, default=None,
+                        help="the fresh critic's updates per step (default: the run's; fix it to compare runs)")
     parser.add_argument("--tables", type=Path, nargs="+", default=None,
                         help="this script's earlier output, one per run: redraw those readings, train nothing")
     parser.add_argument("--plot", type=Path, default=None, help="draw the logged and the fresh critics' gaps (PNG)")
