@@ -66,5 +66,11 @@ class FrameChanges(nn.Module):
         # A coordinate that barely changes (a joint fixed to its parent) is not blown up ×10⁴: its
         # spread counts as at least `floor` × the typical one (half by default; the Kinetic-GAN
         # run that read 61% per action had 0.01, a rerun at 0.01 did not: RESULTS, seventh session).
-        spread = spread.clamp_min(self.floor * float(spread.median()))
+        # Where most coordinates never change (a dataset that moves few joints), the median is 0
+        # (or rounding error) and would blow the changes up: the typical spread is then that of the
+        # coordinates that move, and with none moving the changes stay unscaled.
+        moving = spread[spread > 1e-3 * float(spread.max())]
+        typical = float(spread.median()) if float(spread.median()) > 1e-3 * float(spread.max()) else (
+            float(moving.median()) if moving.numel() else 1.0 / self.floor)
+        spread = spread.clamp_min(self.floor * typical)
         self.scale.copy_((1.0 / spread).T[:, None, :].float())

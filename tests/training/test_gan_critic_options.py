@@ -116,6 +116,23 @@ def test_frame_changes_are_the_next_frames_difference_in_units_of_their_training
     assert changes(frozen)[:, 3:].abs().max() == 0 and changes(features)[:, 3:].abs().mean() > 0.5
 
 
+def test_frame_changes_stay_finite_when_most_coordinates_never_change():
+    from motiongen.data.features import Normalization
+
+    windows = np.zeros((4, 16, 31, 3), dtype=np.float32)
+    windows[..., 1] = 1.0
+    normalization = Normalization.from_features_data(to_features(windows))
+    changes = FrameChanges(31)
+    changes.fit(windows, normalization)  # nothing moves: unscaled
+    assert torch.equal(changes.scale, torch.ones_like(changes.scale))
+    windows[:, :, 5, 0] = 0.1 * np.sin(np.arange(16) / 2.0)  # one coordinate of one joint moves: median spread 0
+    normalization = Normalization.from_features_data(to_features(windows))
+    changes.fit(windows, normalization)
+    assert torch.isfinite(changes.scale).all()
+    assert changes.scale.min() == changes.scale[0, 0, 5] < 100  # the one that moves sets the typical spread
+    np.testing.assert_allclose(changes.scale.max().item(), 2 * changes.scale[0, 0, 5].item(), rtol=1e-5)  # floor ½
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_critic_with_frame_changes_is_fitted_by_the_training_loop(tmp_path, cmu_dataset, kind):
     from motiongen.training import load_checkpoint, train
