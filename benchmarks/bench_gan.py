@@ -9,7 +9,11 @@ any length (a Kinetic-GAN checkpoint makes only its trained length).
 Reference on an NVIDIA H200 (the public Kinetic-GAN code, fp32, data on the GPU): 66.5 ms per
 iteration, 123.8 ms for 1024 clips of 64 frames, 131.9 ms for one truncated sample.
 
-    python benchmarks/bench_gan.py [--device cuda|cpu] [--precision fp32|bf16] [--quick]
+    python benchmarks/bench_gan.py [--device cuda|cpu] [--precision fp32|bf16] [--compile] [--quick]
+
+``--compile`` times the networks under ``torch.compile`` as ``motiongen train --compile`` runs them
+(the gradient penalty's double backward stays eager) and the generator compiled for generation;
+compilation itself is in the warm-up, not in the figures.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ def timed(function, device, repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def training_iteration_ms(pair, joint_count: int, device, precision: str, batch: int, repeats: int) -> float:
+def training_iteration_ms(pair, joint_count: int, device, precision: str, batch: int, repeats: int,
+                          compile: bool = False) -> float:
     generator, critic = pair.generator.to(device).train(), pair.critic.to(device).train()
     optimiser_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optimiser_d = torch.optim.Adam(critic.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -56,8 +61,9 @@ def training_iteration_ms(pair, joint_count: int, device, precision: str, batch:
     def autocast():
         return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
 
-    networks = Networks(generator_train=generator, generator_plain=generator, critic_train=critic,
-                        critic_plain=critic, critic_eager=critic, generator_module=generator,
+    fast_generator, fast_critic = (torch.compile(generator), torch.compile(critic)) if compile else (generator, critic)
+    networks = Networks(generator_train=fast_generator, generator_plain=fast_generator, critic_train=fast_critic,
+                        critic_plain=fast_critic, critic_eager=critic, generator_module=generator,
                         critic_module=critic)
     loss = WganGpLoss(networks, gp_weight=10.0, autocast=autocast)
     real = torch.rand(batch, 3, pair.config.frames, joint_count, device=device) * 2 - 1
@@ -86,17 +92,25 @@ def training_iteration_ms(pair, joint_count: int, device, precision: str, batch:
 
 @torch.no_grad()
 def generation_ms(generator, device, batch: int, frames: int, truncation: float, repeats: int,
-                  latent_shape) -> float:
+                  latent_shape, precision: str = "fp32", compile: bool = False) -> float:
     generator = generator.to(device).eval()
+    forward = torch.compile(generator) if compile else generator
     latent = torch.randn((batch, *latent_shape), device=device)
     labels = torch.randint(0, 60, (batch,), device=device)
-    return timed(lambda: generator(latent, labels, truncation), device, repeats)
+    use_bf16 = precision == "bf16" and device.type == "cuda"
+
+    def generate():
+        with torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext():
+            return forward(latent, labels, truncation)
+
+    return timed(generate, device, repeats, warmup=2 if compile else 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks (as train --compile)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (CPU)")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -104,7 +118,7 @@ def main() -> None:
     torch.manual_seed(0)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"cpus {os.cpu_count()}, precision {args.precision}")
+          f"cpus {os.cpu_count()}, precision {args.precision}{', compiled' if args.compile else ''}")
 
     skeleton = load_skeleton("ntu25")
     kgan = create_model("kinetic-gan", skeleton=skeleton, num_classes=60, frames=64, latent_dim=512,
@@ -115,14 +129,16 @@ def main() -> None:
     print()
     print(f"{'measurement':<58} {'ms':>10}")
     print("-" * 69)
-    ms = training_iteration_ms(kgan, skeleton.joint_count, device, args.precision, 32, max(1, repeats // 2))
+    ms = training_iteration_ms(kgan, skeleton.joint_count, device, args.precision, 32, max(1, repeats // 2),
+                               args.compile)
     print(f"{'training iteration (critic + GP, generator every 5th)':<58} {ms:>10.1f}")
     kgan.generator.compute_truncation_centres(samples_per_class=16)
     shape = (kgan.generator.latent_size,)
     batches = (1, 256, 1024)
     for truncation in (1.0, 0.95):
         for batch in batches:
-            ms = generation_ms(kgan.generator, device, batch, 64, truncation, repeats, shape)
+            ms = generation_ms(kgan.generator, device, batch, 64, truncation, repeats, shape, args.precision,
+                               args.compile)
             label = f"generate {batch} × 64 frames" + (f", ψ={truncation}" if truncation < 1 else "")
             print(f"{label:<58} {ms:>10.1f}")
     csgn = create_model("csgn", skeleton=skeleton, num_classes=60, frames=64)
