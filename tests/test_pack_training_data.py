@@ -4,6 +4,8 @@ enough to travel to a device machine) prepares into the same windows as the orig
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -59,3 +61,10 @@ def test_a_split_column_is_kept(tmp_path):
     pack_training_data.pack(tmp_path / "original.csv", tmp_path / "packed", 15)
     rows = (tmp_path / "packed" / "manifest.csv").read_text().splitlines()
     assert rows[0] == "file,action,subject,split" and rows[1].endswith(",test") and rows[2].endswith(",train")
+
+
+def test_a_missing_source_is_one_line_and_exit_code_2(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "pack_training_data.py"), str(tmp_path / "absent"),
+                             str(tmp_path / "packed"), "--fps", "15"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "absent" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "packed").exists()

@@ -3,7 +3,7 @@ and kept as positions only (`.npz`, the library's plain format), with a manifest
 clip's action, subject and split.
 
 Why: the CMU subset is 115 MB of 120 fps BVH, over the 64 MiB a device machine is sent, and that
-machine cannot reach `../shared`. Positions at 15 fps are about 6 MB. `prepare_dataset` reads the
+machine cannot reach `../shared`. Positions at 15 fps are 11 MB. `prepare_dataset` reads the
 packed folder into the same windows as the original, because it resamples (slerp, then FK) and drops
 leading frames exactly as this tool does, and the 15 → 15 fps resample is the identity (checked by
 `tests/test_pack_training_data.py`).
@@ -24,7 +24,6 @@ from motiongen.data.manifest import find_clips
 from motiongen.errors import MotionGenError
 from motiongen.formats import read_motions, write_motion
 from motiongen.formats._io import atomic_write
-
 
 
 def pack(source: str | Path, output: str | Path, fps: float) -> int:
@@ -76,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         count = pack(args.source, args.output, args.fps)
-    except MotionGenError as exc:
+    except (MotionGenError, OSError) as exc:  # one line, exit code 2, as the CLI's errors
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(f"{args.output}: {count} clips at {args.fps:g} fps")
