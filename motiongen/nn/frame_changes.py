@@ -70,7 +70,9 @@ class FrameChanges(nn.Module):
         # (or rounding error) and would blow the changes up: the typical spread is then that of the
         # coordinates that move, and with none moving the changes stay unscaled.
         moving = spread[spread > 1e-3 * float(spread.max())]
-        typical = float(spread.median()) if float(spread.median()) > 1e-3 * float(spread.max()) else (
-            float(moving.median()) if moving.numel() else 1.0 / self.floor)
+        if moving.numel() == 0:
+            self.scale.fill_(1.0)
+            return
+        typical = float(spread.median()) if 2 * moving.numel() > spread.numel() else float(moving.median())
         spread = spread.clamp_min(self.floor * typical)
         self.scale.copy_((1.0 / spread).T[:, None, :].float())
