@@ -10,10 +10,12 @@ Reference on an NVIDIA H200 (the public Kinetic-GAN code, fp32, data on the GPU)
 iteration, 123.8 ms for 1024 clips of 64 frames, 131.9 ms for one truncated sample.
 
     python benchmarks/bench_gan.py [--device cuda|cpu] [--precision fp32|bf16] [--compile] [--quick]
+                                   [--temporal-upsampling nearest|linear]
 
 ``--compile`` times the networks under ``torch.compile`` as ``motiongen train --compile`` runs them
 (the gradient penalty's double backward stays eager) and the generator compiled for generation;
-compilation itself is in the warm-up, not in the figures.
+compilation itself is in the warm-up, not in the figures. ``--temporal-upsampling linear`` times
+the Kinetic-GAN with its linear time resize (model option; the paper's is nearest).
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks (as train --compile)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (CPU)")
+    parser.add_argument("--temporal-upsampling", default="nearest", choices=["nearest", "linear"],
+                        help="the Kinetic-GAN generator's time resize (model option temporal_upsampling)")
     args = parser.parse_args()
     device = torch.device(args.device)
     repeats = 3 if args.quick or device.type == "cpu" else 20
@@ -122,10 +126,11 @@ def main() -> None:
 
     skeleton = load_skeleton("ntu25")
     kgan = create_model("kinetic-gan", skeleton=skeleton, num_classes=60, frames=64, latent_dim=512,
-                        mapping_depth=4)
+                        mapping_depth=4, temporal_upsampling=args.temporal_upsampling)
     params_g = sum(p.numel() for p in kgan.generator.parameters()) / 1e6
     params_d = sum(p.numel() for p in kgan.critic.parameters()) / 1e6
-    print(f"Kinetic-GAN NTU: generator {params_g:.2f} M, critic {params_d:.2f} M parameters, T=64, batch 32")
+    print(f"Kinetic-GAN NTU: generator {params_g:.2f} M, critic {params_d:.2f} M parameters, T=64, batch 32, "
+          f"{args.temporal_upsampling} time resize")
     print()
     print(f"{'measurement':<58} {'ms':>10}")
     print("-" * 69)

@@ -5,7 +5,7 @@ Generator (paper §3, Fig. 2): ``w = f([z, e(c)])`` by a mapping MLP (depth 4–
 is a graph of one vertex and one frame with ``w_dim`` channels; blocks then grow it through the
 skeleton's graph pyramid (1 vertex → … → V joints, `motiongen.nn.graph.graph_pyramid`) and through
 time (1 → T/16 → … → T). Each block: spatial unpooling (a new joint is the mean of its coarse
-neighbours) → nearest temporal upsampling → ST-GCN graph convolution (3 partitions, edge importance
+neighbours) → nearest temporal upsampling (option: linear) → ST-GCN graph convolution (3 partitions, edge importance
 M = 1 at start) → temporal convolution (k = 3) → + residual (a temporal-only path: 1×1 convolution
 or identity) → noise injection (per-channel weight, 0 at start) → LeakyReLU; tanh on the last.
 Batch norm only in blocks without spatial upsampling (and, as the reference, not in the first).
@@ -25,7 +25,7 @@ that sample's own seeded CPU generator, so sample k with seed S+k is the same wh
 
 Speed: no Python loop over samples, joints or frames; graph convolutions are one matmul + one
 convolution each with unpooling/selection fused into the graph matrices; work that commutes with
-nearest upsampling (graph convolution, residual) runs at the short length; critic downsampling is
+the temporal upsampling (graph convolution, residual) runs at the short length; critic downsampling is
 a strided convolution computing only the frames kept.
 """
 
@@ -47,13 +47,14 @@ from motiongen.nn.class_projection import ClassProjection, class_projection_prob
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
-from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, repeat_frames
+from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, interpolate_frames, repeat_frames
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 
 KIND = "kinetic-gan"
 COORDINATES = 3  # output channels: x, y, z per joint
 TEMPORAL_DOUBLINGS = 4  # T/16 → T
+TEMPORAL_UPSAMPLINGS = ("nearest", "linear")
 
 
 # --- config ------------------------------------------------------------------------------------
@@ -93,6 +94,7 @@ class KineticGANConfig:
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
     critic_augment: tuple[str, ...] = ()  # what the critic sees is augmented (`nn.critic_augment`); () = off
     critic_augment_probability: float = 1.0  # per clip and transformation (ADA's p)
+    temporal_upsampling: str = "nearest"  # G's time resize: "nearest" (the paper's) or "linear" (no steps)
 
     def __post_init__(self):
         self.generator_channels = tuple(int(c) for c in self.generator_channels)
@@ -123,6 +125,9 @@ class KineticGANConfig:
                                              mode_seeking_problem(self.mode_seeking_weight),
                                              class_projection_problem(self.critic_class_projection),
                                              critic_augment_problem(self.critic_augment_probability)) if problem]
+        if self.temporal_upsampling not in TEMPORAL_UPSAMPLINGS:
+            problems.append(f"temporal_upsampling must be one of {', '.join(TEMPORAL_UPSAMPLINGS)}, "
+                            f"got {self.temporal_upsampling!r}")
         try:
             self.critic_augment = critic_augment_names(self.critic_augment)
         except ConfigError as error:
@@ -197,6 +202,7 @@ class GeneratorBlock(nn.Module):
         super().__init__()
         self.plan, self.final, self.slope = plan, final, config.leaky_slope
         self.factor = plan.frames_out // plan.frames_in
+        self.resize = interpolate_frames if config.temporal_upsampling == "linear" else repeat_frames
         upsample = pyramid[plan.level - 1].upsample if plan.resample else None
         self.gcn = GraphConv(plan.in_channels, plan.out_channels, pyramid[plan.level].graph.partitions,
                              upsample=upsample, edge_importance=config.edge_importance)
@@ -213,9 +219,10 @@ class GeneratorBlock(nn.Module):
         return self.plan.frames_out, self.gcn.output_vertices
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        # The graph convolution, unpooling and the residual's 1×1 convolution commute with nearest
-        # upsampling in time, so they run at T_in; only the temporal convolution sees T_out.
-        y = self.tcn(repeat_frames(self.gcn(x), self.factor))
+        # The graph convolution, unpooling and the residual's 1×1 convolution act per frame, so they
+        # commute with either upsampling in time and run at T_in; only the temporal convolution sees
+        # T_out. (With linear upsampling the residual's batch norm sees T_in frames' statistics.)
+        y = self.tcn(self.resize(self.gcn(x), self.factor))
         if self.norm is not None:
             y = self.norm(y)
         if self.plan.residual:
@@ -224,7 +231,8 @@ class GeneratorBlock(nn.Module):
                 shortcut = self.residual_norm(shortcut)
             if self.gcn.unpool is not None:
                 shortcut = torch.matmul(shortcut, self.gcn.unpool)
-            y = add_repeated(y, shortcut, self.factor)
+            y = add_repeated(y, shortcut, self.factor) if self.resize is repeat_frames else \
+                y + self.resize(shortcut, self.factor)
         if self.noise is not None:
             y = self.noise(y, noise)
         return torch.tanh(y) if self.final else F.leaky_relu(y, self.slope)

@@ -7,7 +7,8 @@
 - `NoiseInjection`: per-channel scaled noise (StyleGAN, Karras et al. 2019, §2), as Kinetic-GAN
   uses it: one noise value per (sample, frame, joint), a learned weight per channel starting at 0.
 - `MappingNetwork`: the z → w MLP of StyleGAN/Kinetic-GAN with LeakyReLU.
-- `repeat_frames`: nearest-neighbour temporal upsampling by a whole factor.
+- `repeat_frames`: nearest-neighbour temporal upsampling by a whole factor; `interpolate_frames`:
+  linear upsampling (a smooth alternative: nearest repeats leave steps a generator must smooth out).
 
 Every layer takes and returns ``[B, C, T, V]`` (ST-GCN order). Graph matrices are non-persistent
 buffers: derived from the skeleton (which every checkpoint stores), moved by ``.to(device)``.
@@ -134,6 +135,14 @@ def repeat_frames(x: torch.Tensor, factor: int) -> torch.Tensor:
     batch, channels, frames, vertices = x.shape
     return x.unsqueeze(3).expand(batch, channels, frames, factor, vertices).reshape(
         batch, channels, frames * factor, vertices)
+
+
+def interpolate_frames(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Linear upsampling in time by a whole ``factor`` (half-pixel centres, edges held):
+    ``[B, C, T, V] -> [B, C, T·factor, V]``; one frame stays constant, as with `repeat_frames`."""
+    if factor == 1:
+        return x
+    return F.interpolate(x, size=(x.shape[2] * factor, x.shape[3]), mode="bilinear", align_corners=False)
 
 
 def add_repeated(x: torch.Tensor, short: torch.Tensor, factor: int) -> torch.Tensor:

@@ -14,7 +14,7 @@ from torch import nn
 from motiongen.errors import ConfigError
 from motiongen.models.kinetic_gan import KineticGANConfig, build
 from motiongen.nn.graph import graph_pyramid
-from motiongen.nn.layers import GraphConv, NoiseInjection, add_repeated, repeat_frames
+from motiongen.nn.layers import GraphConv, NoiseInjection, add_repeated, interpolate_frames, repeat_frames
 from motiongen.skeletons import load_skeleton
 
 TINY = dict(frames=16, latent_dim=16, w_dim=16, mapping_depth=2, class_embedding_dim=4,
@@ -194,6 +194,8 @@ def test_config_errors(skeleton):
     with pytest.raises(ConfigError, match="generator_channels"):
         build(skeleton, CLASSES, **{**TINY, "generator_channels": (8,) * 20})
     assert KineticGANConfig(generator_channels=[8, 4]).generator_channels == (8, 4)  # lists from JSON
+    with pytest.raises(ConfigError, match="temporal_upsampling must be one of nearest, linear, got 'cubic'"):
+        KineticGANConfig(temporal_upsampling="cubic")
 
 
 def test_frames_supported(skeleton):
@@ -296,16 +298,38 @@ def test_temporal_helpers():
     torch.testing.assert_close(add_repeated(y, x, 2), y + F.interpolate(x, size=(8, 5)))
 
 
-def reference_generator_block(block, x, noise):
-    """Kinetic-GAN's st_gcn (generator): unpool → resize → residual, gcn → tcn (+BN) → + → noise → act."""
+def test_linear_frames_interpolate_at_frame_centres():
+    x = torch.randn(2, 3, 4, 5)
+    up = interpolate_frames(x, 2)
+    # output frame j sits at input time (j + 0.5) / 2 − 0.5; the edges hold the end frames
+    times = ((torch.arange(8) + 0.5) / 2 - 0.5).clamp(0, 3)
+    low = times.floor().long()
+    high = (low + 1).clamp(max=3)
+    weight = (times - low)[None, None, :, None]
+    torch.testing.assert_close(up, x[:, :, low] * (1 - weight) + x[:, :, high] * weight)
+    assert interpolate_frames(x, 1) is x
+    one = torch.randn(2, 3, 1, 5)  # the first resize grows one frame: constant, as nearest
+    torch.testing.assert_close(interpolate_frames(one, 2), repeat_frames(one, 2))
+
+
+def reference_generator_block(block, x, noise, linear=False):
+    """Kinetic-GAN's st_gcn (generator): unpool → resize → residual, gcn → tcn (+BN) → + → noise → act.
+    ``linear``: the resize interpolates, and the residual path is resized after its batch norm (as
+    the block does; the main path's graph convolution runs on the resized frames here)."""
     if block.gcn.unpool is not None:
         x = x @ block.gcn.unpool
-    x = F.interpolate(x, size=(block.plan.frames_out, x.shape[-1]))
+    short = x
+    size = (block.plan.frames_out, x.shape[-1])
+    x = F.interpolate(x, size=size, mode="bilinear", align_corners=False) if linear else F.interpolate(x, size=size)
     y = block.tcn(torch.einsum("bkotv,kvw->botw", torch.einsum("ock,bctv->bkotv", block.gcn.weight[:, :, 0], x),
                                block.gcn.partitions * block.gcn.edge_importance))
     if block.norm is not None:
         y = block.norm(y)
-    if block.plan.residual:
+    if block.plan.residual and linear:
+        shortcut = short if block.residual is None else block.residual(short)
+        shortcut = shortcut if block.residual_norm is None else block.residual_norm(shortcut)
+        y = y + F.interpolate(shortcut, size=size, mode="bilinear", align_corners=False)
+    elif block.plan.residual:
         shortcut = x if block.residual is None else block.residual(x)
         y = y + (shortcut if block.residual_norm is None else block.residual_norm(shortcut))
     y = block.noise(y, noise)
@@ -329,9 +353,10 @@ class _without_select:
                              edge_importance=conv.edge_importance, select=None)
 
 
+@pytest.mark.parametrize("upsampling", ["nearest", "linear"])
 @pytest.mark.parametrize("train", [True, False])
-def test_blocks_match_reference_order(skeleton, train):
-    pair = tiny_pair(skeleton)
+def test_blocks_match_reference_order(skeleton, train, upsampling):
+    pair = tiny_pair(skeleton, temporal_upsampling=upsampling)
     randomise_noise_weights(pair.generator)
     pair.generator.train(train)
     latent = pair.generator.make_latent(range(3), 16)
@@ -342,7 +367,7 @@ def test_blocks_match_reference_order(skeleton, train):
             frames, vertices = block.noise_shape
             noise = latent[:, offset:offset + frames * vertices].view(3, 1, frames, vertices)
             offset += frames * vertices
-            expected = reference_generator_block(block, x, noise)
+            expected = reference_generator_block(block, x, noise, linear=upsampling == "linear")
             x = block(x, noise)
             torch.testing.assert_close(x, expected, atol=1e-5, rtol=1e-4)
         classes = pair.critic.class_embedding(torch.tensor([0, 1, 2]))[:, :, None, None]
