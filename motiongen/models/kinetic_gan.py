@@ -5,9 +5,10 @@ Generator (paper §3, Fig. 2): ``w = f([z, e(c)])`` by a mapping MLP (depth 4–
 is a graph of one vertex and one frame with ``w_dim`` channels; blocks then grow it through the
 skeleton's graph pyramid (1 vertex → … → V joints, `motiongen.nn.graph.graph_pyramid`) and through
 time (1 → T/16 → … → T). Each block: spatial unpooling (a new joint is the mean of its coarse
-neighbours) → nearest temporal upsampling (option: linear) → ST-GCN graph convolution (3 partitions, edge importance
-M = 1 at start) → temporal convolution (k = 3) → + residual (a temporal-only path: 1×1 convolution
-or identity) → noise injection (per-channel weight, 0 at start) → LeakyReLU; tanh on the last.
+neighbours) → nearest temporal upsampling (option: linear) → ST-GCN graph convolution (3
+partitions, edge importance M = 1 at start) → temporal convolution (k = 3) → + residual (a
+temporal-only path: 1×1 convolution or identity) → noise injection (per-channel weight, 0 at
+start) → LeakyReLU; tanh on the last.
 Batch norm only in blocks without spatial upsampling (and, as the reference, not in the first).
 The schedule generalises the reference's 7 blocks for a 4-level pyramid (NTU 1→5→11→25): two blocks
 on one vertex, then per finer level an unpooling block followed by a plain one (none after the
@@ -25,8 +26,8 @@ that sample's own seeded CPU generator, so sample k with seed S+k is the same wh
 
 Speed: no Python loop over samples, joints or frames; graph convolutions are one matmul + one
 convolution each with unpooling/selection fused into the graph matrices; work that commutes with
-the temporal upsampling (graph convolution, residual) runs at the short length; critic downsampling is
-a strided convolution computing only the frames kept.
+the temporal upsampling (graph convolution, residual) runs at the short length; critic
+downsampling is a strided convolution computing only the frames kept.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from motiongen.nn.class_projection import ClassProjection, class_projection_prob
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
-from motiongen.nn.layers import GraphConv, MappingNetwork, NoiseInjection, add_repeated, interpolate_frames, repeat_frames
+from motiongen.nn.layers import (GraphConv, MappingNetwork, NoiseInjection, add_repeated, interpolate_frames,
+                                 repeat_frames)
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 
