@@ -46,17 +46,18 @@ def main() -> None:
     parser.add_argument("--holdout-subjects", default="08,13,16")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    real = None
+    prepared = {}  # (skeleton, frames, fps) → the real windows' amplitudes per action
     for path in args.checkpoints:
         checkpoint = load_checkpoint(path)
-        if real is None:  # every checkpoint is compared with the first one's data preparation
+        key = (checkpoint.skeleton.name, int(checkpoint.frames), float(checkpoint.fps))
+        if key not in prepared:  # each checkpoint against windows cut as it was trained
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                train = prepare_dataset(args.data, checkpoint.skeleton.name, frames=int(checkpoint.frames),
-                                        fps=float(checkpoint.fps),
+                train = prepare_dataset(args.data, key[0], frames=key[1], fps=key[2],
                                         holdout_subjects=args.holdout_subjects.split(",")).split("train")
-            real = {action: band_amplitudes(train.windows[train.labels == k], checkpoint.fps)
-                    for k, action in enumerate(train.actions)}
+            prepared[key] = {action: band_amplitudes(train.windows[train.labels == k], key[2])
+                             for k, action in enumerate(train.actions)}
+        real = prepared[key]
         source = GeneratorSource.from_checkpoint(checkpoint)
         seeds = list(range(args.first_seed, args.first_seed + args.samples))
         truncation = float(checkpoint.config.get("truncation", 1.0))
