@@ -53,16 +53,19 @@ def timed(function, device, repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def autocast_for(precision: str, device: torch.device):
+    """A context factory as `motiongen train` uses: bf16 autocast on CUDA, else nothing."""
+    if precision == "bf16" and device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
 def training_iteration_ms(pair, joint_count: int, device, precision: str, batch: int, repeats: int,
                           compile: bool = False) -> float:
     generator, critic = pair.generator.to(device).train(), pair.critic.to(device).train()
     optimiser_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optimiser_d = torch.optim.Adam(critic.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    use_bf16 = precision == "bf16" and device.type == "cuda"
-
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
-
+    autocast = autocast_for(precision, device)
     fast_generator, fast_critic = (torch.compile(generator), torch.compile(critic)) if compile else (generator, critic)
     networks = Networks(generator_train=fast_generator, generator_plain=fast_generator, critic_train=fast_critic,
                         critic_plain=fast_critic, critic_eager=critic, generator_module=generator,
@@ -99,10 +102,10 @@ def generation_ms(generator, device, batch: int, frames: int, truncation: float,
     forward = torch.compile(generator) if compile else generator
     latent = torch.randn((batch, *latent_shape), device=device)
     labels = torch.randint(0, 60, (batch,), device=device)
-    use_bf16 = precision == "bf16" and device.type == "cuda"
+    autocast = autocast_for(precision, device)
 
     def generate():
-        with torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext():
+        with autocast():
             return forward(latent, labels, truncation)
 
     return timed(generate, device, repeats, warmup=2 if compile else 1)
