@@ -22,11 +22,11 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
 CLASSIFIER = {"action_classifier_weight": 1.0, "classifier_rejects_fakes": True}
 CONFIGS = {  # small, with the options the CMU recipes use, so their GPU code runs too
     "kinetic-gan": {"latent_dim": 8, "w_dim": 8, "mapping_depth": 2, "generator_channels": [8, 4],
-                    "critic_channels": [4, 8], "critic_frame_changes": True, "critic_augment": "shift", "classifier_width": 8,
-                    **CLASSIFIER},
+                    "critic_channels": [4, 8], "critic_frame_changes": True, "critic_augment": "shift",
+                    "classifier_width": 8, **CLASSIFIER},
     "csgn": {"latent_channels": 4, "class_channels": 4, "channels": [8] * 6, "critic_channels": [8] * 6,
-             "mode_seeking_weight": 0.2, "critic_class_projection": True, "critic_augment": "shift", "classifier_width": 8,
-             **CLASSIFIER},
+             "mode_seeking_weight": 0.2, "critic_class_projection": True, "critic_augment": "shift",
+             "classifier_width": 8, **CLASSIFIER},
     "larnet": {"hidden": 8, "width": 8, "latent_dim": 4, "noise_dim": 2, "action_dim": 4, **CLASSIFIER},
     "hgvae": {"nodes": [6, 2, 1], "latent_dims": [4, 4, 4, 8], "hidden": 16},
 }
