@@ -108,6 +108,7 @@ class CSGNConfig:
     classifier_rejects_fakes: bool = False  # the classifier also learns a "generated" class
     classify_fakes_among_actions: bool = False  # generator's term over the K actions only (`nn.action_classifier`)
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
+    classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
@@ -129,7 +130,7 @@ class CSGNConfig:
         except ConfigError as error:
             raise ConfigError(f"csgn {error}") from None
         for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
-                                                  self.classify_fakes_among_actions):
+                                                  self.classify_fakes_among_actions, self.classifier_motion_only):
             raise ConfigError(f"csgn {problem}")
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
@@ -440,7 +441,7 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         _initialise_trunk([self.stem, self.blocks], config)
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
-                                     config.classify_fakes_among_actions)
+                                     config.classify_fakes_among_actions, config.classifier_motion_only)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape
@@ -457,9 +458,11 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         return scores if classify is None else (scores, self.classify(classify))
 
     def fit_data(self, positions, normalization=None) -> None:
-        """The frame-change channels' scales from the training windows (when the critic has them)."""
+        """The frame-change scales from the training windows (when the critic or its classifier
+        has them)."""
         if self.frame_changes is not None:
             self.frame_changes.fit(positions, normalization)
+        self._fit_action_classifier(positions, normalization)
 
 
 class CSGNEncoder(nn.Module):

@@ -19,6 +19,14 @@ one CSGN with and without it): much closer to the real data (FID 168 → 112, Wa
 0.1), but the recogniser read fewer clips as their action (46% → 39% per action) while this
 classifier read 94–100% of them so: it can be satisfied by patterns only it accepts. Off by default.
 
+With ``motion_only`` it sees no posture: the root's horizontal velocity (a feature that is already
+motion) and every feature's frame-to-frame change in units of its training spread (`FrameChanges`,
+fitted by `_fit_action_classifier`). The default classifier reads poses too, and posture alone
+satisfied it: on real windows frozen at their first pose the Kinetic-GAN critic's classifier read
+58% as their action (basketball 57%) where a frozen recogniser read 24% (basketball 0%), and the
+generator drew basketball as a posture with a quarter of the real dribble and a sixth of the
+travel (RESULTS, nineteenth session). A classifier without posture can only be satisfied by motion.
+
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
 `classifier_critic_loss` / `classifier_generator_loss` are the two phases' terms, shared by
@@ -33,13 +41,21 @@ import torch
 from torch import nn
 
 from motiongen.errors import ConfigError
+from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, leaky
 
+ROOT_VELOCITY_CHANNELS = 2  # the root's x and z features: horizontal velocity (`data.features`)
 
-def classifier_option_problems(weight: float, rejects_fakes: bool, fakes_among_actions: bool = False) -> list[str]:
+
+def classifier_option_problems(weight: float, rejects_fakes: bool, fakes_among_actions: bool = False,
+                               motion_only: bool = False) -> list[str]:
     """What is wrong with a config's ``action_classifier_weight`` / ``classifier_rejects_fakes`` /
-    ``classify_fakes_among_actions``."""
+    ``classify_fakes_among_actions`` / ``classifier_motion_only``."""
     problems = []
+    if not isinstance(motion_only, bool):
+        problems.append(f"classifier_motion_only must be true or false, got {motion_only!r}")
+    elif motion_only and not (math.isfinite(float(weight)) and float(weight) > 0):
+        problems.append("classifier_motion_only needs the auxiliary classifier: set action_classifier_weight > 0")
     if not (math.isfinite(float(weight)) and float(weight) >= 0):
         problems.append(f"action_classifier_weight must be a number ≥ 0, got {weight}")
     elif rejects_fakes and not float(weight) > 0:
@@ -59,16 +75,22 @@ class ActionClassifierMixin:
     action_head: nn.Module | None
     fake_head: nn.Module | None
     fakes_among_actions: bool  # the generator's term over the K actions only (`classifier_generator_loss`)
+    classifier_changes: FrameChanges | None  # the scaled changes a motion-only classifier sees
 
     def _init_action_classifier(self, joints: int, width: int, num_classes: int, weight: float,
-                                rejects_fakes: bool, fakes_among_actions: bool = False) -> None:
-        self.action_classifier = self.action_head = self.fake_head = None
+                                rejects_fakes: bool, fakes_among_actions: bool = False,
+                                motion_only: bool = False) -> None:
+        self.action_classifier = self.action_head = self.fake_head = self.classifier_changes = None
         self.fakes_among_actions = bool(fakes_among_actions)
         if not float(weight) > 0:
             return
-        # Poses and frame differences of all joints as channels, three halvings of time, mean over
-        # time: any length, and a window of the model's own representation (no label input).
-        self.action_classifier = nn.Sequential(conv1d(6 * joints, width), leaky(), conv1d(width, width, 4, 2), leaky(),
+        # Poses and frame differences of all joints as channels (motion only: the root's velocity
+        # and every scaled change), three halvings of time, mean over time: any length, and a
+        # window of the model's own representation (no label input).
+        if motion_only:
+            self.classifier_changes = FrameChanges(joints)
+        inputs = 3 * joints + ROOT_VELOCITY_CHANNELS if motion_only else 6 * joints
+        self.action_classifier = nn.Sequential(conv1d(inputs, width), leaky(), conv1d(width, width, 4, 2), leaky(),
                                                conv1d(width, width, 4, 2), leaky(), conv1d(width, width, 4, 2), leaky())
         self.action_head = nn.Linear(width, num_classes)
         self.fake_head = nn.Linear(width, 1) if rejects_fakes else None
@@ -83,15 +105,25 @@ class ActionClassifierMixin:
         auxiliary classifier, which learns the actions again within a few hundred critic steps, and
         the class projection (`nn.class_projection`), which starts at zero — the critic as it was."""
         return tuple(name for name in self.state_dict()
-                     if name.startswith(("action_classifier.", "action_head.", "fake_head.", "class_projection.")))
+                     if name.startswith(("action_classifier.", "action_head.", "fake_head.", "class_projection.",
+                                         "classifier_changes.")))
+
+    def _fit_action_classifier(self, positions, normalization) -> None:
+        """A motion-only classifier's change scales from the training windows (for `fit_data`)."""
+        if self.classifier_changes is not None:
+            self.classifier_changes.fit(positions, normalization)
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with
         ``rejects_fakes`` one more column last, the logit of "generated"."""
         if self.action_classifier is None:
             raise ConfigError("this critic has no action classifier (action_classifier_weight is 0)")
-        flat = flatten_joints(features)
-        pooled = self.action_classifier(torch.cat([flat, frame_differences(flat)], 1)).mean(-1)
+        if self.classifier_changes is None:
+            flat = flatten_joints(features)
+            seen = torch.cat([flat, frame_differences(flat)], 1)
+        else:  # the root's horizontal velocity (features x, z of joint 0), then the changes
+            seen = torch.cat([features[:, 0::2, :, 0], flatten_joints(self.classifier_changes.changes(features))], 1)
+        pooled = self.action_classifier(seen).mean(-1)
         if self.fake_head is None:
             return self.action_head(pooled)
         return torch.cat([self.action_head(pooled), self.fake_head(pooled)], 1)

@@ -58,8 +58,12 @@ class FrameChanges(nn.Module):
         self.register_buffer("scale", torch.ones(3, 1, joints))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.cat([features, self.changes(features)], 1)
+
+    def changes(self, features: torch.Tensor) -> torch.Tensor:
+        """The scaled changes alone, ``[B, 3, T, V]``."""
         change = torch.cat([features[:, :, 1:] - features[:, :, :-1], torch.zeros_like(features[:, :, :1])], 2)
-        return torch.cat([features, change * self.scale.to(features.dtype)], 1)
+        return change * self.scale.to(features.dtype)
 
     def fit(self, positions: np.ndarray, normalization) -> None:
         spread = frame_change_spread(positions, normalization)  # [V, 3]

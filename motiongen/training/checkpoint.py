@@ -219,14 +219,16 @@ def read_tensors(path: Path, prefix: str) -> dict[str, torch.Tensor]:
 
 def load_state(path: Path, module: nn.Module, prefix: str, may_lack: Sequence[str] = ()) -> None:
     """Load ``prefix.*`` into ``module``, every key and shape matching; the module's own values
-    stand for keys in ``may_lack`` that the file does not hold (statistics refitted to the data
-    after loading, which an older checkpoint did not save)."""
+    stand for keys in ``may_lack`` that the file does not hold or holds in another shape
+    (statistics refitted to the data after loading, which an older checkpoint did not save; parts
+    a fine-tune starts afresh, such as an auxiliary classifier that now reads other inputs)."""
     state = read_tensors(path, prefix)
     if not state and list(module.state_dict()):
         raise CheckpointError(f"{path}: holds no {prefix} weights")
     if may_lack:
         own = module.state_dict()
-        state.update({name: own[name] for name in may_lack if name in own and name not in state})
+        state.update({name: own[name] for name in may_lack
+                      if name in own and (name not in state or state[name].shape != own[name].shape)})
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:

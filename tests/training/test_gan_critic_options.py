@@ -1,7 +1,7 @@
 """Our optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
 auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, its logits through
 the critic's own forward as DDP needs, the "generated" column, the generator's term among the
-actions alone, the config's refusals), the
+actions alone, the motion-only input, the config's refusals), the
 frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
 the training loop, saved with the critic), the minibatch-stddev channel
 (`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together) and
@@ -75,6 +75,48 @@ def test_the_classifier_options_are_checked(kind):
         _pair(kind, action_classifier_weight=1.0, classify_fakes_among_actions=True)
     with pytest.raises(ConfigError, match="classify_fakes_among_actions must be true or false"):
         _pair(kind, action_classifier_weight=1.0, classifier_rejects_fakes=True, classify_fakes_among_actions="yes")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_motion_only_classifier_reads_no_posture(kind):
+    """It sees the root's horizontal velocity and every feature's scaled change: a posture held
+    differently (a constant added to every other feature) leaves its logits alone; the same poses
+    in another order, or the root moving faster, do not."""
+    critic = _pair(kind, action_classifier_weight=1.0, classifier_rejects_fakes=True,
+                   classifier_motion_only=True).critic
+    assert critic.action_classifier[0].in_channels == 3 * 31 + 2
+    assert {"classifier_changes.scale", "action_classifier.0.weight"} <= set(critic.fresh_parameters)
+    torch.manual_seed(1)
+    features = torch.randn(4, 3, 16, 31)
+    logits = critic.classify(features)
+    posture = torch.randn(4, 3, 1, 31)
+    posture[:, 0::2, :, 0] = 0  # the root's velocity is motion, not posture
+    assert torch.allclose(critic.classify(features + posture), logits, atol=1e-5)
+    assert not torch.allclose(critic.classify(features.flip(2)), logits, atol=1e-3)
+    faster = features.clone()
+    faster[:, 0::2, :, 0] += 1.0
+    assert not torch.allclose(critic.classify(faster), logits, atol=1e-3)
+    plain = _pair(kind, action_classifier_weight=1.0, classifier_rejects_fakes=True).critic
+    assert plain.classifier_changes is None
+    assert not torch.allclose(plain.classify(features + posture), plain.classify(features), atol=1e-3)
+
+
+def test_a_motion_only_classifier_fits_its_change_scales_to_the_data(cmu_dataset):
+    critic = _pair("kinetic-gan", action_classifier_weight=1.0, classifier_motion_only=True).critic
+    critic.fit_data(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
+    reference = FrameChanges(31)
+    reference.fit(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
+    assert torch.equal(critic.classifier_changes.scale, reference.scale)
+    assert not torch.equal(reference.scale, torch.ones_like(reference.scale))
+    assert critic.frame_changes is None  # the critic's own input is a separate option
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_motion_only_option_is_checked(kind):
+    with pytest.raises(ConfigError, match="classifier_motion_only needs the auxiliary classifier"):
+        _pair(kind, classifier_motion_only=True)
+    with pytest.raises(ConfigError, match="classifier_motion_only must be true or false"):
+        _pair(kind, action_classifier_weight=1.0, classifier_motion_only="yes")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -194,6 +194,21 @@ def test_a_gan_fine_tune_adds_a_classifier_that_rejects_fakes_and_resumes_exactl
     assert tuned.class_projection.embedding.weight.abs().sum() > 0  # started at zero, then learned
 
 
+@pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
+def test_a_fine_tune_switches_the_classifier_to_motion_only(tmp_path, cmu_dataset, model, config):
+    """Its first layer reads other inputs than the trained classifier's: the fine-tune starts the
+    classifier afresh (the rest of the critic loaded) and fits its change scales to the data."""
+    classifier = {"action_classifier_weight": 1.0, "classifier_rejects_fakes": True, "classifier_width": 8}
+    _run(cmu_dataset, tmp_path / "base", 2, model=model, model_config={**config, **classifier}, n_critic=1)
+    _run(cmu_dataset, tmp_path / "tuned", 1, model=model, init_from=tmp_path / "base" / "last.safetensors",
+         n_critic=1, model_config={**classifier, "classifier_motion_only": True})
+    tuned = load_checkpoint(tmp_path / "tuned" / "last.safetensors", ema=False).pair.critic
+    assert tuned.action_classifier[0].in_channels == 3 * tuned.classifier_changes.scale.shape[-1] + 2
+    assert not torch.equal(tuned.classifier_changes.scale, torch.ones_like(tuned.classifier_changes.scale))
+    records = read_log(tmp_path / "tuned" / "log.jsonl")
+    assert records and all(math.isfinite(r["classifier_loss"]) for r in records)
+
+
 # --- what a run writes --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
