@@ -26,6 +26,9 @@ satisfied it: on real windows frozen at their first pose the Kinetic-GAN critic'
 58% as their action (basketball 57%) where a frozen recogniser read 24% (basketball 0%), and the
 generator drew basketball as a posture with a quarter of the real dribble and a sixth of the
 travel (RESULTS, nineteenth session). A classifier without posture can only be satisfied by motion.
+Measured on that Kinetic-GAN (twentieth session), it wants ``fakes_among_actions``: over K + 1
+outputs the fine-tune collapsed; among the actions it reached 67% per action, basketball drawn,
+but lost kicking, whose raised leg is posture. Off by default.
 
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
