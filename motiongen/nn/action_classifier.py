@@ -48,6 +48,9 @@ from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, leaky
 
 ROOT_VELOCITY_CHANNELS = 2  # the root's x and z features: horizontal velocity (`data.features`)
+# Critic parts a fine-tune may start afresh, add or leave out (`fresh_parameters`; the checkpoint
+# loader drops a file's entries of these parts that the new critic does not have).
+FRESH_PARTS = ("action_classifier.", "action_head.", "fake_head.", "class_projection.", "classifier_changes.")
 
 
 def classifier_option_problems(weight: float, rejects_fakes: bool, fakes_among_actions: bool = False,
@@ -107,9 +110,7 @@ class ActionClassifierMixin:
         """Parameters that a fine-tune from a checkpoint without them starts untrained: the
         auxiliary classifier, which learns the actions again within a few hundred critic steps, and
         the class projection (`nn.class_projection`), which starts at zero — the critic as it was."""
-        return tuple(name for name in self.state_dict()
-                     if name.startswith(("action_classifier.", "action_head.", "fake_head.", "class_projection.",
-                                         "classifier_changes.")))
+        return tuple(name for name in self.state_dict() if name.startswith(FRESH_PARTS))
 
     def _fit_action_classifier(self, positions, normalization) -> None:
         """A motion-only classifier's change scales from the training windows (for `fit_data`)."""

@@ -217,16 +217,21 @@ def read_tensors(path: Path, prefix: str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: cannot read weights ({reason})") from None
 
 
-def load_state(path: Path, module: nn.Module, prefix: str, may_lack: Sequence[str] = ()) -> None:
+def load_state(path: Path, module: nn.Module, prefix: str, may_lack: Sequence[str] = (),
+               may_drop: tuple[str, ...] = ()) -> None:
     """Load ``prefix.*`` into ``module``, every key and shape matching; the module's own values
     stand for keys in ``may_lack`` that the file does not hold or holds in another shape
     (statistics refitted to the data after loading, which an older checkpoint did not save; parts
-    a fine-tune starts afresh, such as an auxiliary classifier that now reads other inputs)."""
+    a fine-tune starts afresh, such as an auxiliary classifier that now reads other inputs); the
+    file's keys starting with a ``may_drop`` prefix that the module lacks are left out (a part the
+    fine-tune switched off)."""
     state = read_tensors(path, prefix)
     if not state and list(module.state_dict()):
         raise CheckpointError(f"{path}: holds no {prefix} weights")
+    own = module.state_dict()
+    if may_drop:
+        state = {name: value for name, value in state.items() if name in own or not name.startswith(may_drop)}
     if may_lack:
-        own = module.state_dict()
         state.update({name: own[name] for name in may_lack
                       if name in own and (name not in state or state[name].shape != own[name].shape)})
     try:

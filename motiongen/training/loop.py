@@ -39,6 +39,7 @@ from torch import nn
 from motiongen.errors import ConfigError, MotionGenError
 from motiongen.formats._io import atomic_write
 from motiongen.models import create_model
+from motiongen.nn.action_classifier import FRESH_PARTS
 from motiongen.training import checkpoint as ckpt
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
@@ -509,8 +510,9 @@ def _initial_model_config(path: Path, model: str, model_config: dict, dataset) -
 
 def _initialise_from(path: Path, pair, dataset) -> None:
     """The checkpoint's generator and critic weights (an inference-only file has no critic: it
-    starts fresh; so do critic parts the checkpoint lacks, such as a newly added auxiliary
-    classifier); the data statistics the networks keep are then refitted to this dataset."""
+    starts fresh; so do critic parts the checkpoint lacks or holds in another shape, such as a newly
+    added or motion-only auxiliary classifier, and the file's parts the new critic has switched off
+    are left out); the data statistics the networks keep are then refitted to this dataset."""
     meta = ckpt.read_metadata(path)
     ckpt.verify_weights(path, meta)
     inference_only = bool(meta.get("inference_only"))
@@ -521,7 +523,8 @@ def _initialise_from(path: Path, pair, dataset) -> None:
             warnings.warn(f"{path} holds no critic (an inference-only file); the critic starts untrained "
                           "(--critic-warmup-steps N trains it alone first)")
         else:
-            ckpt.load_state(path, pair.critic, "critic", getattr(pair.critic, "fresh_parameters", ()))
+            ckpt.load_state(path, pair.critic, "critic", getattr(pair.critic, "fresh_parameters", ()),
+                            may_drop=FRESH_PARTS)
     fit_to_data(pair, dataset)
 
 

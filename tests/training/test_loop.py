@@ -197,7 +197,8 @@ def test_a_gan_fine_tune_adds_a_classifier_that_rejects_fakes_and_resumes_exactl
 @pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
 def test_a_fine_tune_switches_the_classifier_to_motion_only(tmp_path, cmu_dataset, model, config):
     """Its first layer reads other inputs than the trained classifier's: the fine-tune starts the
-    classifier afresh (the rest of the critic loaded) and fits its change scales to the data."""
+    classifier afresh (the rest of the critic loaded) and fits its change scales to the data; a
+    further fine-tune switches it off again."""
     classifier = {"action_classifier_weight": 1.0, "classifier_rejects_fakes": True, "classifier_width": 8}
     _run(cmu_dataset, tmp_path / "base", 2, model=model, model_config={**config, **classifier}, n_critic=1)
     _run(cmu_dataset, tmp_path / "tuned", 1, model=model, init_from=tmp_path / "base" / "last.safetensors",
@@ -207,6 +208,11 @@ def test_a_fine_tune_switches_the_classifier_to_motion_only(tmp_path, cmu_datase
     assert not torch.equal(tuned.classifier_changes.scale, torch.ones_like(tuned.classifier_changes.scale))
     records = read_log(tmp_path / "tuned" / "log.jsonl")
     assert records and all(math.isfinite(r["classifier_loss"]) for r in records)
+    # and back: the file's change scales are left out, the classifier starts afresh again
+    _run(cmu_dataset, tmp_path / "back", 1, model=model, init_from=tmp_path / "tuned" / "last.safetensors",
+         n_critic=1, model_config={"classifier_motion_only": False})
+    back = load_checkpoint(tmp_path / "back" / "last.safetensors", ema=False).pair.critic
+    assert back.classifier_changes is None and back.action_classifier[0].in_channels == 6 * 31
 
 
 # --- what a run writes --------------------------------------------------------------------------------
