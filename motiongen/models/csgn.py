@@ -109,6 +109,7 @@ class CSGNConfig:
     classify_fakes_among_actions: bool = False  # generator's term over the K actions only (`nn.action_classifier`)
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
+    classifier_rejects_stills: bool = False  # it reads real windows frozen still as no action (`nn.action_classifier`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
@@ -130,7 +131,8 @@ class CSGNConfig:
         except ConfigError as error:
             raise ConfigError(f"csgn {error}") from None
         for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
-                                                  self.classify_fakes_among_actions, self.classifier_motion_only):
+                                                  self.classify_fakes_among_actions, self.classifier_motion_only,
+                                                  self.classifier_rejects_stills):
             raise ConfigError(f"csgn {problem}")
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
@@ -441,7 +443,8 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         _initialise_trunk([self.stem, self.blocks], config)
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
-                                     config.classify_fakes_among_actions, config.classifier_motion_only)
+                                     config.classify_fakes_among_actions, config.classifier_motion_only,
+                                     config.classifier_rejects_stills)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape

@@ -90,6 +90,7 @@ class KineticGANConfig:
     classify_fakes_among_actions: bool = False  # generator's term over the K actions only (`nn.action_classifier`)
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
+    classifier_rejects_stills: bool = False  # it reads real windows frozen still as no action (`nn.action_classifier`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
@@ -120,7 +121,8 @@ class KineticGANConfig:
         if not 0.0 <= self.truncation <= 1.0:
             problems.append(f"truncation must be in [0, 1], got {self.truncation}")
         problems += classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
-                                               self.classify_fakes_among_actions, self.classifier_motion_only)
+                                               self.classify_fakes_among_actions, self.classifier_motion_only,
+                                               self.classifier_rejects_stills)
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
@@ -385,7 +387,8 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
                                  if config.critic_class_projection else None)
         self._init_action_classifier(len(skeleton.parents), config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
-                                     config.classify_fakes_among_actions, config.classifier_motion_only)
+                                     config.classify_fakes_among_actions, config.classifier_motion_only,
+                                     config.classifier_rejects_stills)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         """``features [B, 3, T, V]``, ``labels [B]`` → scores ``[B]``; with ``classify`` (feature

@@ -30,6 +30,13 @@ Measured on that Kinetic-GAN (twentieth session), it wants ``fakes_among_actions
 outputs the fine-tune collapsed; among the actions it reached 67% per action, basketball drawn,
 but lost kicking, whose raised leg is posture. Off by default.
 
+With ``rejects_stills`` the classifier keeps posture but the critic phase also shows it each real
+window frozen at one of its frames (a random one per window; the root's horizontal velocity at
+rest, its height kept) and teaches it to read that still as no action in particular: uniform over
+the K actions, a KL term that is 0 there. Posture alone then no longer satisfies it, while a raised
+leg that moves (kicking) still counts, which the motion-only classifier cannot ask for. Off by
+default.
+
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
 `classifier_critic_loss` / `classifier_generator_loss` are the two phases' terms, shared by
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,18 +58,20 @@ from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, lea
 ROOT_VELOCITY_CHANNELS = 2  # the root's x and z features: horizontal velocity (`data.features`)
 # Critic parts a fine-tune may start afresh, add or leave out (`fresh_parameters`; the checkpoint
 # loader drops a file's entries of these parts that the new critic does not have).
-FRESH_PARTS = ("action_classifier.", "action_head.", "fake_head.", "class_projection.", "classifier_changes.")
+FRESH_PARTS = ("action_classifier.", "action_head.", "fake_head.", "class_projection.", "classifier_changes.",
+               "classifier_still_root")
 
 
 def classifier_option_problems(weight: float, rejects_fakes: bool, fakes_among_actions: bool = False,
-                               motion_only: bool = False) -> list[str]:
+                               motion_only: bool = False, rejects_stills: bool = False) -> list[str]:
     """What is wrong with a config's ``action_classifier_weight`` / ``classifier_rejects_fakes`` /
-    ``classify_fakes_among_actions`` / ``classifier_motion_only``."""
+    ``classify_fakes_among_actions`` / ``classifier_motion_only`` / ``classifier_rejects_stills``."""
     problems = []
-    if not isinstance(motion_only, bool):
-        problems.append(f"classifier_motion_only must be true or false, got {motion_only!r}")
-    elif motion_only and not (math.isfinite(float(weight)) and float(weight) > 0):
-        problems.append("classifier_motion_only needs the auxiliary classifier: set action_classifier_weight > 0")
+    for name, value in (("classifier_motion_only", motion_only), ("classifier_rejects_stills", rejects_stills)):
+        if not isinstance(value, bool):
+            problems.append(f"{name} must be true or false, got {value!r}")
+        elif value and not (math.isfinite(float(weight)) and float(weight) > 0):
+            problems.append(f"{name} needs the auxiliary classifier: set action_classifier_weight > 0")
     if not (math.isfinite(float(weight)) and float(weight) >= 0):
         problems.append(f"action_classifier_weight must be a number ≥ 0, got {weight}")
     elif rejects_fakes and not float(weight) > 0:
@@ -82,12 +92,17 @@ class ActionClassifierMixin:
     fake_head: nn.Module | None
     fakes_among_actions: bool  # the generator's term over the K actions only (`classifier_generator_loss`)
     classifier_changes: FrameChanges | None  # the scaled changes a motion-only classifier sees
+    classifier_still_root: torch.Tensor | None  # normalised root x, z velocity at rest (``rejects_stills``)
 
     def _init_action_classifier(self, joints: int, width: int, num_classes: int, weight: float,
                                 rejects_fakes: bool, fakes_among_actions: bool = False,
-                                motion_only: bool = False) -> None:
+                                motion_only: bool = False, rejects_stills: bool = False) -> None:
         self.action_classifier = self.action_head = self.fake_head = self.classifier_changes = None
         self.fakes_among_actions = bool(fakes_among_actions)
+        if rejects_stills and float(weight) > 0:  # a saved buffer, refitted by `_fit_action_classifier`
+            self.register_buffer("classifier_still_root", torch.zeros(ROOT_VELOCITY_CHANNELS))
+        else:
+            self.classifier_still_root = None
         if not float(weight) > 0:
             return
         # Poses and frame differences of all joints as channels (motion only: the root's velocity
@@ -106,6 +121,10 @@ class ActionClassifierMixin:
         return self.fake_head is not None
 
     @property
+    def rejects_stills(self) -> bool:
+        return self.classifier_still_root is not None
+
+    @property
     def fresh_parameters(self) -> tuple[str, ...]:
         """Parameters that a fine-tune from a checkpoint without them starts untrained: the
         auxiliary classifier, which learns the actions again within a few hundred critic steps, and
@@ -113,9 +132,23 @@ class ActionClassifierMixin:
         return tuple(name for name in self.state_dict() if name.startswith(FRESH_PARTS))
 
     def _fit_action_classifier(self, positions, normalization) -> None:
-        """A motion-only classifier's change scales from the training windows (for `fit_data`)."""
+        """A motion-only classifier's change scales from the training windows, and the normalised
+        root velocity of a still (for `fit_data`)."""
         if self.classifier_changes is not None:
             self.classifier_changes.fit(positions, normalization)
+        if self.classifier_still_root is not None and normalization is not None:
+            at_rest = normalization.normalize(np.zeros((1, np.shape(positions)[2], 3)))  # features of a root at rest
+            self.classifier_still_root.copy_(torch.as_tensor(at_rest[0, 0, 0::2]))
+
+    def stills(self, features: torch.Tensor) -> torch.Tensor:
+        """Each window of ``features [B, 3, T, V]`` frozen at one random frame of its own, the
+        root's horizontal velocity at rest (`classifier_still_root`), its height kept."""
+        batch, _, frames, _ = features.shape
+        chosen = torch.randint(frames, (batch,), device=features.device)
+        poses = features[torch.arange(batch, device=features.device), :, chosen]  # [B, 3, V]
+        still = poses[:, :, None].expand(-1, -1, frames, -1).clone()
+        still[:, 0::2, :, 0] = self.classifier_still_root.to(features.dtype)[None, :, None]
+        return still
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with
@@ -133,14 +166,25 @@ class ActionClassifierMixin:
         return torch.cat([self.action_head(pooled), self.fake_head(pooled)], 1)
 
 
-def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor,
+                           still_rows: int = 0) -> tuple[torch.Tensor, dict]:
     """The critic phase's term: CE of the real windows' logits (the first ``len(labels)`` rows)
     against their actions, plus, when more rows follow (the fakes, K + 1 classifier), CE against
-    the last class, "generated". Returns the loss and the values to log."""
+    the last class, "generated"; the last ``still_rows`` rows (`ActionClassifierMixin.stills` of
+    the real windows) add their KL from uniform over the K actions. Returns the loss and the values
+    to log."""
     logits = logits.float()
+    if still_rows:
+        logits, still_logits = logits[:-still_rows], logits[-still_rows:]
     real_logits = logits[:len(labels)]
     loss = nn.functional.cross_entropy(real_logits, labels)
     values = {"classifier_accuracy": (real_logits.argmax(1) == labels).float().mean()}
+    if still_rows:  # among the actions: a K + 1 classifier's "generated" column is left out
+        actions = still_logits[:, :logits.shape[1] - int(logits.shape[0] > len(labels))]
+        doubt = -actions.log_softmax(1).mean(1).mean() - math.log(actions.shape[1])
+        loss = loss + doubt
+        values["classifier_still_doubt"] = doubt.detach()
+        values["classifier_still_reads"] = (actions.argmax(1) == labels).float().mean()
     if logits.shape[0] > len(labels):
         fake_logits = logits[len(labels):]
         generated = torch.full((fake_logits.shape[0],), fake_logits.shape[1] - 1, dtype=labels.dtype,

@@ -95,7 +95,10 @@ class WganGpLoss:
         values = {}
         with self.autocast():
             if self.classifier_weight:  # one call, so a DDP wrapper sees the classifier too
-                classified = both if nets.critic_module.rejects_fakes else real
+                critic = nets.critic_module
+                classified = both if critic.rejects_fakes else real
+                if critic.rejects_stills:
+                    classified = torch.cat([classified, critic.stills(real)])
                 scores, logits = nets.critic_train(both, torch.cat([labels, labels]), classify=classified)
             else:
                 scores = nets.critic_train(both, torch.cat([labels, labels]))
@@ -103,7 +106,8 @@ class WganGpLoss:
         gap = real_scores.mean() - fake_scores.mean()  # the Wasserstein estimate
         loss = -gap
         if self.classifier_weight:
-            classification, values = classifier_critic_loss(logits, labels)
+            still_rows = len(real) if nets.critic_module.rejects_stills else 0
+            classification, values = classifier_critic_loss(logits, labels, still_rows)
             loss = loss + classification
         if self.drift_weight:
             loss = loss + self.drift_weight * real_scores.square().mean()

@@ -1,7 +1,7 @@
 """Our optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
 auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, its logits through
 the critic's own forward as DDP needs, the "generated" column, the generator's term among the
-actions alone, the motion-only input, the config's refusals), the
+actions alone, the motion-only input, stills taught as no action, the config's refusals), the
 frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
 the training loop, saved with the critic), the minibatch-stddev channel
 (`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together) and
@@ -18,7 +18,7 @@ import torch
 from motiongen.data.features import to_channels_first, to_features
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
-from motiongen.nn.action_classifier import classifier_generator_loss
+from motiongen.nn.action_classifier import classifier_critic_loss, classifier_generator_loss
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.minibatch_stddev import MinibatchStddev
 from motiongen.skeletons import load_skeleton
@@ -117,6 +117,55 @@ def test_the_motion_only_option_is_checked(kind):
         _pair(kind, classifier_motion_only=True)
     with pytest.raises(ConfigError, match="classifier_motion_only must be true or false"):
         _pair(kind, action_classifier_weight=1.0, classifier_motion_only="yes")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stills_are_the_windows_frozen_at_one_of_their_frames_with_the_root_at_rest(kind, cmu_dataset):
+    critic = _pair(kind, action_classifier_weight=1.0, classifier_rejects_stills=True).critic
+    assert critic.rejects_stills and "classifier_still_root" in critic.fresh_parameters
+    critic.fit_data(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
+    at_rest = cmu_dataset.normalization.normalize(np.zeros((1, 31, 3)))[0, 0, 0::2]
+    assert torch.allclose(critic.classifier_still_root, torch.as_tensor(at_rest, dtype=torch.float32))
+    torch.manual_seed(2)
+    features = torch.randn(64, 3, 16, 31)
+    stills = critic.stills(features)
+    assert stills.shape == features.shape
+    assert torch.equal(stills, stills[:, :, :1].expand_as(stills))  # one pose held
+    assert torch.equal(stills[:, 0::2, 0, 0], critic.classifier_still_root.expand(64, 2))  # the root at rest
+    # every other feature (the root's height too) is that of one of the window's own frames
+    same = (stills[:, :, :1, 1:] == features[:, :, :, 1:]).all(3).all(1)  # [B, T]
+    assert bool((stills[:, 1, 0, 0, None] == features[:, 1, :, 0])[same].all()) and bool(same.any(1).all())
+    chosen = same.float().argmax(1)
+    assert len(set(chosen.tolist())) > 1  # a frame of its own per window
+    assert not _pair(kind, action_classifier_weight=1.0).critic.rejects_stills
+
+
+def test_the_still_term_is_the_kl_from_uniform_over_the_actions_alone():
+    """Zero for stills read as no action in particular, whatever their "generated" logit; more for
+    stills read as one; logged with how many stills read as their own window's action."""
+    labels = torch.tensor([0, 1])
+    real, fakes = torch.tensor([[5.0, 0, 0, 0], [0, 5.0, 0, 0]]), torch.tensor([[0, 0, 0, 5.0], [0, 0, 0, 5.0]])
+    without, _ = classifier_critic_loss(torch.cat([real, fakes]), labels)
+    doubtful = torch.tensor([[1.0, 1, 1, 9], [2.0, 2, 2, -3]])
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, doubtful]), labels, still_rows=2)
+    assert torch.allclose(loss, without) and float(values["classifier_still_doubt"]) == pytest.approx(0, abs=1e-6)
+    sure = torch.tensor([[6.0, 0, 0, 0], [0, 0, 6.0, 0]])
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, sure]), labels, still_rows=2)
+    expected = -torch.log_softmax(sure[:, :3], 1).mean() - np.log(3)
+    assert float(values["classifier_still_doubt"]) == pytest.approx(float(expected))
+    assert float(loss - without) == pytest.approx(float(expected)) and float(expected) > 1
+    assert float(values["classifier_still_reads"]) == 0.5  # the first still read as its action
+    # a K-way classifier (no fakes classified): all columns are actions
+    loss, values = classifier_critic_loss(torch.cat([real[:, :3], sure[:, :3]]), labels, still_rows=2)
+    assert float(values["classifier_still_doubt"]) == pytest.approx(float(expected))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_stills_option_is_checked(kind):
+    with pytest.raises(ConfigError, match="classifier_rejects_stills needs the auxiliary classifier"):
+        _pair(kind, classifier_rejects_stills=True)
+    with pytest.raises(ConfigError, match="classifier_rejects_stills must be true or false"):
+        _pair(kind, action_classifier_weight=1.0, classifier_rejects_stills=1)
 
 
 @pytest.mark.parametrize("kind", KINDS)
