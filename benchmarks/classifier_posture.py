@@ -4,7 +4,10 @@ model's real training windows as their action, moving and frozen at their first 
 that reads frozen windows as their action far more often than the recogniser does can be satisfied
 by a generator that holds the action's posture without its motion (the Kinetic-GAN's basketball,
 benchmarks/RESULTS.md, issue 3); a motion-only classifier (`classifier_motion_only`) reads every
-frozen window alike, so at most one action's frozen windows come out right.
+frozen window alike, so at most one action's frozen windows come out right. "P frozen": the
+classifier's mean probability of the window's own action on the frozen windows (1/K: no reading at
+all) — a classifier taught that stills are no action (`classifier_rejects_stills`) may still rank
+the right action first by a hair, which is what the argmax column counts.
 
     python benchmarks/classifier_posture.py CHECKPOINT [--data ../shared/data/cmu]
 """
@@ -44,7 +47,7 @@ def main() -> None:
     train = dataset.split("train")
     # The recogniser reads its own window length: shorter windows are held on their last frame.
     native = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))
-    print(f"{'action':<20} {'classifier moving / frozen':>27} {'recogniser moving / frozen':>27}")
+    print(f"{'action':<20} {'classifier moving / frozen':>27} {'P frozen':>9} {'recogniser moving / frozen':>27}")
     rows = []
     for index, action in enumerate(checkpoint.actions):
         moving = np.asarray(train.windows[np.flatnonzero(train.labels == index)])
@@ -55,16 +58,17 @@ def main() -> None:
             with torch.no_grad():
                 logits = critic.classify(torch.as_tensor(features))[:, :len(checkpoint.actions)]
             row.append(float((logits.argmax(1) == index).float().mean()))
+        frozen_probability = float(logits.softmax(1)[:, index].mean())  # the last logits: the frozen windows
         for windows in (moving, frozen):
             held = np.concatenate([windows, np.repeat(windows[:, -1:], max(0, native - windows.shape[1]), 1)], 1)
             positions = onto_target(held, checkpoint.skeleton, checkpoint.fps, recognizer.skeleton,
                                     recognizer.fps)[:, :recognizer.frames]
             _, logits = recognizer.embed(positions)
             row.append(float((logits.argmax(1) == recognizer.actions.index(action)).mean()))
-        rows.append(row)
-        print(f"{action:<20} {row[0]:>13.0%} / {row[1]:<11.0%} {row[2]:>13.0%} / {row[3]:.0%}")
+        rows.append([*row, frozen_probability])
+        print(f"{action:<20} {row[0]:>13.0%} / {row[1]:<11.0%} {frozen_probability:>9.0%} {row[2]:>13.0%} / {row[3]:.0%}")
     mean = np.mean(rows, axis=0)
-    print(f"{'mean over actions':<20} {mean[0]:>13.0%} / {mean[1]:<11.0%} {mean[2]:>13.0%} / {mean[3]:.0%}")
+    print(f"{'mean over actions':<20} {mean[0]:>13.0%} / {mean[1]:<11.0%} {mean[4]:>9.0%} {mean[2]:>13.0%} / {mean[3]:.0%}")
 
 
 if __name__ == "__main__":
