@@ -34,7 +34,10 @@ With ``rejects_stills`` the classifier keeps posture but the critic phase also s
 window frozen at one of its frames (a random one per window; the root's horizontal velocity at
 rest, its height kept) and teaches it to read that still as no action in particular: uniform over
 the K actions, a KL term that is 0 there. Posture alone then no longer satisfies it, while a raised
-leg that moves (kicking) still counts, which the motion-only classifier cannot ask for. Off by
+leg that moves (kicking) still counts, which the motion-only classifier cannot ask for. Measured
+(twenty-first session, fine-tuning the motion-only Kinetic-GAN back to poses with it): its
+probability of a frozen window's own action fell to 11% (uniform 8%, before 55%), kicking came back
+for the recogniser, held-out FID 163 → 107, but basketball was read as climbing again. Off by
 default.
 
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
