@@ -24,7 +24,6 @@ import torch
 
 from motiongen.api.evaluate import GeneratorSource, generated_positions
 from motiongen.data import prepare_dataset
-from motiongen.inference.sampling import positions_from_features
 from motiongen.training.checkpoint import load_checkpoint
 
 MEASURES = ("travel", "foot lift", "foot reach", "foot speed", "hand speed", "hands")
@@ -60,8 +59,7 @@ def main() -> None:
     print(f"medians, generated / real ({args.samples} clips per action, seeds {seeds[0]}…; all real training windows)")
     print(f"{'action':<18}" + "".join(f"{name:>17}" for name in MEASURES))
     for action in actions:
-        pool = np.flatnonzero(np.asarray(train.labels) == checkpoint.actions.index(action))
-        real = np.asarray(positions_from_features(np.asarray(train.features(pool)), train.normalization, skeleton))
+        real = np.asarray(train.windows[np.flatnonzero(np.asarray(train.labels) == checkpoint.actions.index(action))])
         generated = generated_positions(source, [action] * len(seeds), frames, seeds, truncation, "cpu", skeleton, fps)
         pairs = zip(measures(np.asarray(generated), ankles, wrists, fps), measures(real, ankles, wrists, fps))
         print(f"{action:<18}" + "".join(f"{float(np.median(g)):>8.2f} / {float(np.median(r)):<6.2f}" for g, r in pairs))

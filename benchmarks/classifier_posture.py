@@ -52,13 +52,14 @@ def main() -> None:
     for index, action in enumerate(checkpoint.actions):
         moving = np.asarray(train.windows[np.flatnonzero(train.labels == index)])
         frozen = np.repeat(moving[:, :1], moving.shape[1], axis=1)
-        row = []
+        row, probabilities = [], []
         for windows in (moving, frozen):
             features = to_channels_first(train.normalization.normalize(to_features(windows)).astype(np.float32))
             with torch.no_grad():
                 logits = critic.classify(torch.as_tensor(features))[:, :len(checkpoint.actions)]
             row.append(float((logits.argmax(1) == index).float().mean()))
-        frozen_probability = float(logits.softmax(1)[:, index].mean())  # the last logits: the frozen windows
+            probabilities.append(float(logits.softmax(1)[:, index].mean()))
+        frozen_probability = probabilities[1]
         for windows in (moving, frozen):
             held = np.concatenate([windows, np.repeat(windows[:, -1:], max(0, native - windows.shape[1]), 1)], 1)
             positions = onto_target(held, checkpoint.skeleton, checkpoint.fps, recognizer.skeleton,

@@ -92,12 +92,13 @@ class WganGpLoss:
             fake = nets.generator_plain(latent, labels)
         both = self.seen_by_critic(torch.cat([real, fake.float()]))
         real, fake = both.chunk(2)  # from here on, as the critic sees them
-        values = {}
+        values, still_rows = {}, 0
         with self.autocast():
             if self.classifier_weight:  # one call, so a DDP wrapper sees the classifier too
                 critic = nets.critic_module
                 classified = both if critic.rejects_fakes else real
-                if critic.rejects_stills:
+                if critic.rejects_stills:  # after the fakes: `classifier_critic_loss` takes them from the end
+                    still_rows = len(real)
                     classified = torch.cat([classified, critic.stills(real)])
                 scores, logits = nets.critic_train(both, torch.cat([labels, labels]), classify=classified)
             else:
@@ -106,7 +107,6 @@ class WganGpLoss:
         gap = real_scores.mean() - fake_scores.mean()  # the Wasserstein estimate
         loss = -gap
         if self.classifier_weight:
-            still_rows = len(real) if nets.critic_module.rejects_stills else 0
             classification, values = classifier_critic_loss(logits, labels, still_rows)
             loss = loss + classification
         if self.drift_weight:
