@@ -7,7 +7,10 @@ benchmarks/RESULTS.md, issue 3); a motion-only classifier (`classifier_motion_on
 frozen window alike, so at most one action's frozen windows come out right. "P frozen": the
 classifier's mean probability of the window's own action on the frozen windows (1/K: no reading at
 all) — a classifier taught that stills are no action (`classifier_rejects_stills`) may still rank
-the right action first by a hair, which is what the argmax column counts.
+the right action first by a hair, which is what the argmax column counts. "Held": the windows with
+their busiest limb pair (legs or arms, `nn.action_classifier.hold_busiest_limbs`) held at the first
+frame, the rest moving — a reading of those is a reading of the other limbs and the root; "P held"
+as "P frozen" for them (`classifier_rejects_held_limbs` teaches them as no action).
 
     python benchmarks/classifier_posture.py CHECKPOINT [--data ../shared/data/cmu]
 """
@@ -22,8 +25,9 @@ import torch
 
 from motiongen.api.evaluate import onto_target
 from motiongen.data import prepare_dataset
-from motiongen.data.features import to_channels_first, to_features
+from motiongen.data.features import from_features, to_channels_first, to_channels_last, to_features
 from motiongen.metrics.evaluation import load_recognizer
+from motiongen.nn.action_classifier import hold_busiest_limbs, limb_masks
 from motiongen.training.checkpoint import load_checkpoint
 
 
@@ -47,29 +51,37 @@ def main() -> None:
     train = dataset.split("train")
     # The recogniser reads its own window length: shorter windows are held on their last frame.
     native = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))
-    print(f"{'action':<20} {'classifier moving / frozen':>27} {'P frozen':>9} {'recogniser moving / frozen':>27}")
+    limbs = torch.as_tensor(limb_masks(checkpoint.skeleton))
+    print(f"{'action':<18} {'classifier moving / frozen / held':>33} {'P frozen / held':>16} "
+          f"{'recogniser moving / frozen / held':>34}")
     rows = []
     for index, action in enumerate(checkpoint.actions):
         moving = np.asarray(train.windows[np.flatnonzero(train.labels == index)])
         frozen = np.repeat(moving[:, :1], moving.shape[1], axis=1)
-        row, probabilities = [], []
-        for windows in (moving, frozen):
-            features = to_channels_first(train.normalization.normalize(to_features(windows)).astype(np.float32))
+        features = torch.as_tensor(to_channels_first(train.normalization.normalize(to_features(moving)))).float()
+        held = hold_busiest_limbs(features, limbs, torch.zeros(len(features), dtype=torch.long))
+        held_windows = from_features(train.normalization.denormalize(to_channels_last(held.double().numpy())),
+                                     start_xz=moving[:, 0, 0, 0::2])
+        reads, probabilities, recognised = [], [], []
+        for windows in (moving, frozen, held_windows):
+            seen = to_channels_first(train.normalization.normalize(to_features(windows)).astype(np.float32))
             with torch.no_grad():
-                logits = critic.classify(torch.as_tensor(features))[:, :len(checkpoint.actions)]
-            row.append(float((logits.argmax(1) == index).float().mean()))
+                logits = critic.classify(torch.as_tensor(seen))[:, :len(checkpoint.actions)]
+            reads.append(float((logits.argmax(1) == index).float().mean()))
             probabilities.append(float(logits.softmax(1)[:, index].mean()))
-        frozen_probability = probabilities[1]
-        for windows in (moving, frozen):
-            held = np.concatenate([windows, np.repeat(windows[:, -1:], max(0, native - windows.shape[1]), 1)], 1)
-            positions = onto_target(held, checkpoint.skeleton, checkpoint.fps, recognizer.skeleton,
+            padded = np.concatenate([windows, np.repeat(windows[:, -1:], max(0, native - windows.shape[1]), 1)], 1)
+            positions = onto_target(padded, checkpoint.skeleton, checkpoint.fps, recognizer.skeleton,
                                     recognizer.fps)[:, :recognizer.frames]
-            _, logits = recognizer.embed(positions)
-            row.append(float((logits.argmax(1) == recognizer.actions.index(action)).mean()))
-        rows.append([*row, frozen_probability])
-        print(f"{action:<20} {row[0]:>13.0%} / {row[1]:<11.0%} {frozen_probability:>9.0%} {row[2]:>13.0%} / {row[3]:.0%}")
+            _, recognizer_logits = recognizer.embed(positions)
+            recognised.append(float((recognizer_logits.argmax(1) == recognizer.actions.index(action)).mean()))
+        rows.append([*reads, *probabilities[1:], *recognised])
+        print(f"{action:<18} {_slashed(reads):>33} {_slashed(probabilities[1:]):>16} {_slashed(recognised):>34}")
     mean = np.mean(rows, axis=0)
-    print(f"{'mean over actions':<20} {mean[0]:>13.0%} / {mean[1]:<11.0%} {mean[4]:>9.0%} {mean[2]:>13.0%} / {mean[3]:.0%}")
+    print(f"{'mean over actions':<18} {_slashed(mean[:3]):>33} {_slashed(mean[3:5]):>16} {_slashed(mean[5:]):>34}")
+
+
+def _slashed(fractions) -> str:
+    return " / ".join(f"{value:.0%}" for value in fractions)
 
 
 if __name__ == "__main__":

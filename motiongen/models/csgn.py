@@ -54,7 +54,7 @@ from torch import nn
 from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, config_from_dict, seeded_normal
-from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems, limb_masks
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
@@ -110,6 +110,7 @@ class CSGNConfig:
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
     classifier_rejects_stills: bool = False  # it reads real windows frozen still as no action (`nn.action_classifier`)
+    classifier_rejects_held_limbs: bool = False  # ... and windows with their busiest limbs held (`nn.action_classifier`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
@@ -132,7 +133,8 @@ class CSGNConfig:
             raise ConfigError(f"csgn {error}") from None
         for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
                                                   self.classify_fakes_among_actions, self.classifier_motion_only,
-                                                  self.classifier_rejects_stills):
+                                                  self.classifier_rejects_stills,
+                                                  self.classifier_rejects_held_limbs):
             raise ConfigError(f"csgn {problem}")
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
@@ -426,7 +428,9 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
     """``features [B, 3, T, V]`` + ``labels [B]`` → Wasserstein critic scores ``[B]`` (any T ≥ 1);
     with ``classify`` (feature sequences) also the auxiliary classifier's logits."""
 
-    def __init__(self, config: CSGNConfig, pyramid: list[CSGNLevel], num_classes: int):
+    def __init__(self, config: CSGNConfig, pyramid: list[CSGNLevel], num_classes: int,
+                 held_limbs: np.ndarray | None = None):
+        """``held_limbs``: `limb_masks` of the skeleton when the config rejects held limbs."""
         super().__init__()
         widths = config.critic_channels
         self.class_embedding = nn.Embedding(num_classes, config.class_channels)
@@ -444,7 +448,7 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
                                      config.classify_fakes_among_actions, config.classifier_motion_only,
-                                     config.classifier_rejects_stills)
+                                     config.classifier_rejects_stills, held_limbs)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape
@@ -504,7 +508,8 @@ def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:
     _check_pyramid(settings, pyramid, skeleton.name)
     levels = csgn_levels(pyramid)
     generator = CSGNGenerator(settings, levels, int(num_classes))
-    critic = CSGNCritic(settings, levels, int(num_classes))
+    held_limbs = limb_masks(skeleton) if settings.classifier_rejects_held_limbs else None
+    critic = CSGNCritic(settings, levels, int(num_classes), held_limbs)
     return ModelPair(kind="csgn", config=settings, generator=generator, critic=critic)
 
 

@@ -43,7 +43,7 @@ from torch import nn
 from motiongen.core.skeleton import Skeleton
 from motiongen.errors import ConfigError
 from motiongen.models.base import ModelPair, MotionCritic, MotionGenerator, seeded_normal
-from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems
+from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_option_problems, limb_masks
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
@@ -91,6 +91,7 @@ class KineticGANConfig:
     classifier_width: int = 128  # channels of the classifier's temporal convolutions
     classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
     classifier_rejects_stills: bool = False  # it reads real windows frozen still as no action (`nn.action_classifier`)
+    classifier_rejects_held_limbs: bool = False  # ... and windows with their busiest limbs held (`nn.action_classifier`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
@@ -122,7 +123,7 @@ class KineticGANConfig:
             problems.append(f"truncation must be in [0, 1], got {self.truncation}")
         problems += classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
                                                self.classify_fakes_among_actions, self.classifier_motion_only,
-                                               self.classifier_rejects_stills)
+                                               self.classifier_rejects_stills, self.classifier_rejects_held_limbs)
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
@@ -388,7 +389,8 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         self._init_action_classifier(len(skeleton.parents), config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
                                      config.classify_fakes_among_actions, config.classifier_motion_only,
-                                     config.classifier_rejects_stills)
+                                     config.classifier_rejects_stills,
+                                     limb_masks(skeleton) if config.classifier_rejects_held_limbs else None)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         """``features [B, 3, T, V]``, ``labels [B]`` → scores ``[B]``; with ``classify`` (feature

@@ -40,6 +40,14 @@ probability of a frozen window's own action fell to 11% (uniform 8%, before 55%)
 for the recogniser, held-out FID 163 → 107, but basketball was read as climbing again. Off by
 default.
 
+With ``rejects_held_limbs`` the critic phase also shows it each real window with the limb pair that
+moves most in it (the legs or the arms, `limb_masks`) held at one random frame of its own, the rest
+of the body and the root as they were, and teaches that as no action too. A still only removes all
+motion at once; the Kinetic-GAN's and the shipped CSGN's "kicking" kept the feet near the floor
+in a kicker's stance (twenty-first session: foot lift 0.04 and 0.06 m, real 0.22) and was still
+read as kicking. Held legs take that route away: the classifier can only read kicking from legs
+that move, walking from legs that stride, punching from arms that punch. Off by default.
+
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
 `classifier_critic_loss` / `classifier_generator_loss` are the two phases' terms, shared by
@@ -63,14 +71,39 @@ ROOT_VELOCITY_CHANNELS = 2  # the root's x and z features: horizontal velocity (
 # loader drops a file's entries of these parts that the new critic does not have).
 FRESH_PARTS = ("action_classifier.", "action_head.", "fake_head.", "class_projection.", "classifier_changes.",
                "classifier_still_root")
+# The limb pairs a held-limb window freezes, each by the canonical joints its two chains start at.
+LIMB_PAIRS = (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"))
+
+
+def limb_masks(skeleton) -> np.ndarray:
+    """``[len(LIMB_PAIRS), V]`` 0/1: row g marks every joint below (and including) the canonical
+    joints of pair g — the legs, then the arms. A skeleton without those canonical names is a
+    ConfigError: it cannot say which joints a held limb is."""
+    canonical = skeleton.canonical_index()
+    children = skeleton.children()
+    masks = np.zeros((len(LIMB_PAIRS), skeleton.joint_count), dtype=np.float32)
+    for group, pair in enumerate(LIMB_PAIRS):
+        missing = [name for name in pair if name not in canonical]
+        if missing:
+            raise ConfigError(f"classifier_rejects_held_limbs needs the canonical joints {', '.join(pair)}; "
+                              f"skeleton {skeleton.name!r} has no {', '.join(missing)}")
+        chain = [canonical[name] for name in pair]
+        while chain:  # a tree walk over ≤ V joints, once per build
+            joint = chain.pop()
+            masks[group, joint] = 1.0
+            chain.extend(children[joint])
+    return masks
 
 
 def classifier_option_problems(weight: float, rejects_fakes: bool, fakes_among_actions: bool = False,
-                               motion_only: bool = False, rejects_stills: bool = False) -> list[str]:
+                               motion_only: bool = False, rejects_stills: bool = False,
+                               rejects_held_limbs: bool = False) -> list[str]:
     """What is wrong with a config's ``action_classifier_weight`` / ``classifier_rejects_fakes`` /
-    ``classify_fakes_among_actions`` / ``classifier_motion_only`` / ``classifier_rejects_stills``."""
+    ``classify_fakes_among_actions`` / ``classifier_motion_only`` / ``classifier_rejects_stills`` /
+    ``classifier_rejects_held_limbs``."""
     problems = []
-    for name, value in (("classifier_motion_only", motion_only), ("classifier_rejects_stills", rejects_stills)):
+    for name, value in (("classifier_motion_only", motion_only), ("classifier_rejects_stills", rejects_stills),
+                        ("classifier_rejects_held_limbs", rejects_held_limbs)):
         if not isinstance(value, bool):
             problems.append(f"{name} must be true or false, got {value!r}")
         elif value and not (math.isfinite(float(weight)) and float(weight) > 0):
@@ -96,16 +129,24 @@ class ActionClassifierMixin:
     fakes_among_actions: bool  # the generator's term over the K actions only (`classifier_generator_loss`)
     classifier_changes: FrameChanges | None  # the scaled changes a motion-only classifier sees
     classifier_still_root: torch.Tensor | None  # normalised root x, z velocity at rest (``rejects_stills``)
+    classifier_limbs: torch.Tensor | None  # `limb_masks` of the skeleton (``rejects_held_limbs``)
 
     def _init_action_classifier(self, joints: int, width: int, num_classes: int, weight: float,
                                 rejects_fakes: bool, fakes_among_actions: bool = False,
-                                motion_only: bool = False, rejects_stills: bool = False) -> None:
+                                motion_only: bool = False, rejects_stills: bool = False,
+                                held_limbs: np.ndarray | None = None) -> None:
+        """``held_limbs``: `limb_masks` of the skeleton when the config rejects held limbs, else None."""
         self.action_classifier = self.action_head = self.fake_head = self.classifier_changes = None
         self.fakes_among_actions = bool(fakes_among_actions)
         if rejects_stills and float(weight) > 0:  # a saved buffer, refitted by `_fit_action_classifier`
             self.register_buffer("classifier_still_root", torch.zeros(ROOT_VELOCITY_CHANNELS))
         else:
             self.classifier_still_root = None
+        if held_limbs is not None and float(weight) > 0:  # from the skeleton: not saved, nothing to load
+            self.register_buffer("classifier_limbs", torch.as_tensor(held_limbs, dtype=torch.float32),
+                                 persistent=False)
+        else:
+            self.classifier_limbs = None
         if not float(weight) > 0:
             return
         # Poses and frame differences of all joints as channels (motion only: the root's velocity
@@ -126,6 +167,10 @@ class ActionClassifierMixin:
     @property
     def rejects_stills(self) -> bool:
         return self.classifier_still_root is not None
+
+    @property
+    def rejects_held_limbs(self) -> bool:
+        return self.classifier_limbs is not None
 
     @property
     def fresh_parameters(self) -> tuple[str, ...]:
@@ -153,6 +198,12 @@ class ActionClassifierMixin:
         still[:, 0::2, :, 0] = self.classifier_still_root.to(features.dtype)[None, :, None]
         return still
 
+    def held_limbs(self, features: torch.Tensor) -> torch.Tensor:
+        """`hold_busiest_limbs` of ``features [B, 3, T, V]`` with this skeleton's limb pairs, each
+        window held at one random frame of its own."""
+        chosen = torch.randint(features.shape[2], (features.shape[0],), device=features.device)
+        return hold_busiest_limbs(features, self.classifier_limbs, chosen)
+
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with
         ``rejects_fakes`` one more column last, the logit of "generated"."""
@@ -169,25 +220,40 @@ class ActionClassifierMixin:
         return torch.cat([self.action_head(pooled), self.fake_head(pooled)], 1)
 
 
-def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor,
-                           still_rows: int = 0) -> tuple[torch.Tensor, dict]:
+def hold_busiest_limbs(features: torch.Tensor, limbs: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Each window of ``features [B, 3, T, V]`` with the limb pair of ``limbs`` (`limb_masks`,
+    ``[G, V]``) that moves most in it — mean squared frame change per joint, in the features' own
+    units — held at its frame ``chosen [B]``; the root and the other joints unchanged."""
+    limbs = limbs.to(features.dtype)
+    motion = (features[:, :, 1:] - features[:, :, :-1]).square().sum((1, 2))  # [B, V]
+    moving = (motion @ limbs.T / limbs.sum(1)).argmax(1)  # [B]: the pair that moves most
+    poses = features[torch.arange(features.shape[0], device=features.device), :, chosen]  # [B, 3, V]
+    held = limbs[moving][:, None, None, :]  # [B, 1, 1, V]
+    return features * (1 - held) + poses[:, :, None] * held
+
+
+def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor, still_rows: int = 0,
+                           held_rows: int = 0) -> tuple[torch.Tensor, dict]:
     """The critic phase's term: CE of the real windows' logits (the first ``len(labels)`` rows)
     against their actions, plus, when more rows follow (the fakes, K + 1 classifier), CE against
-    the last class, "generated"; the last ``still_rows`` rows (`ActionClassifierMixin.stills` of
-    the real windows) add their KL from uniform over the K actions. Returns the loss and the values
-    to log."""
+    the last class, "generated". Last come ``still_rows`` rows (`ActionClassifierMixin.stills` of
+    the real windows), then ``held_rows`` rows (`ActionClassifierMixin.held_limbs`); each adds its
+    KL from uniform over the K actions. Returns the loss and the values to log."""
     logits = logits.float()
-    if still_rows:
-        logits, still_logits = logits[:-still_rows], logits[-still_rows:]
+    doubted = {}
+    for name, rows in (("held", held_rows), ("still", still_rows)):  # taken from the end, last first
+        if rows:
+            logits, doubted[name] = logits[:-rows], logits[-rows:]
     real_logits = logits[:len(labels)]
     loss = nn.functional.cross_entropy(real_logits, labels)
     values = {"classifier_accuracy": (real_logits.argmax(1) == labels).float().mean()}
-    if still_rows:  # among the actions: a K + 1 classifier's "generated" column is left out
-        actions = still_logits[:, :logits.shape[1] - int(logits.shape[0] > len(labels))]
-        doubt = -actions.log_softmax(1).mean(1).mean() - math.log(actions.shape[1])
+    action_count = logits.shape[1] - int(logits.shape[0] > len(labels))  # a K + 1 "generated" column left out
+    for name, rows_logits in doubted.items():
+        actions = rows_logits[:, :action_count]
+        doubt = -actions.log_softmax(1).mean(1).mean() - math.log(action_count)
         loss = loss + doubt
-        values["classifier_still_doubt"] = doubt.detach()
-        values["classifier_still_reads"] = (actions.argmax(1) == labels).float().mean()
+        values[f"classifier_{name}_doubt"] = doubt.detach()
+        values[f"classifier_{name}_reads"] = (actions.argmax(1) == labels).float().mean()
     if logits.shape[0] > len(labels):
         fake_logits = logits[len(labels):]
         generated = torch.full((fake_logits.shape[0],), fake_logits.shape[1] - 1, dtype=labels.dtype,

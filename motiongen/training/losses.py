@@ -92,14 +92,19 @@ class WganGpLoss:
             fake = nets.generator_plain(latent, labels)
         both = self.seen_by_critic(torch.cat([real, fake.float()]))
         real, fake = both.chunk(2)  # from here on, as the critic sees them
-        values, still_rows = {}, 0
+        values, still_rows, held_rows = {}, 0, 0
         with self.autocast():
             if self.classifier_weight:  # one call, so a DDP wrapper sees the classifier too
                 critic = nets.critic_module
-                classified = both if critic.rejects_fakes else real
-                if critic.rejects_stills:  # after the fakes: `classifier_critic_loss` takes them from the end
+                classified = [both if critic.rejects_fakes else real]
+                # After the fakes, stills then held limbs: `classifier_critic_loss` takes them from the end.
+                if critic.rejects_stills:
                     still_rows = len(real)
-                    classified = torch.cat([classified, critic.stills(real)])
+                    classified.append(critic.stills(real))
+                if critic.rejects_held_limbs:
+                    held_rows = len(real)
+                    classified.append(critic.held_limbs(real))
+                classified = torch.cat(classified)
                 scores, logits = nets.critic_train(both, torch.cat([labels, labels]), classify=classified)
             else:
                 scores = nets.critic_train(both, torch.cat([labels, labels]))
@@ -107,7 +112,7 @@ class WganGpLoss:
         gap = real_scores.mean() - fake_scores.mean()  # the Wasserstein estimate
         loss = -gap
         if self.classifier_weight:
-            classification, values = classifier_critic_loss(logits, labels, still_rows)
+            classification, values = classifier_critic_loss(logits, labels, still_rows, held_rows)
             loss = loss + classification
         if self.drift_weight:
             loss = loss + self.drift_weight * real_scores.square().mean()

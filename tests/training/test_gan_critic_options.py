@@ -1,7 +1,8 @@
 """Our optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
 auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, its logits through
 the critic's own forward as DDP needs, the "generated" column, the generator's term among the
-actions alone, the motion-only input, stills taught as no action, the config's refusals), the
+actions alone, the motion-only input, stills and held limbs taught as no action, the config's
+refusals), the
 frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
 the training loop, saved with the critic), the minibatch-stddev channel
 (`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together) and
@@ -18,7 +19,7 @@ import torch
 from motiongen.data.features import to_channels_first, to_features
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
-from motiongen.nn.action_classifier import classifier_critic_loss, classifier_generator_loss
+from motiongen.nn.action_classifier import classifier_critic_loss, classifier_generator_loss, limb_masks
 from motiongen.nn.frame_changes import FrameChanges
 from motiongen.nn.minibatch_stddev import MinibatchStddev
 from motiongen.skeletons import load_skeleton
@@ -166,6 +167,66 @@ def test_the_stills_option_is_checked(kind):
         _pair(kind, classifier_rejects_stills=True)
     with pytest.raises(ConfigError, match="classifier_rejects_stills must be true or false"):
         _pair(kind, action_classifier_weight=1.0, classifier_rejects_stills=1)
+
+
+def test_limb_masks_are_the_legs_then_the_arms_from_the_canonical_joints():
+    skeleton = load_skeleton("cmu31")
+    legs, arms = ([skeleton.joint_names[j] for j in np.nonzero(row)[0]] for row in limb_masks(skeleton))
+    assert legs == ["LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase",
+                    "RightUpLeg", "RightLeg", "RightFoot", "RightToeBase"]
+    assert {"LeftArm", "LeftForeArm", "LeftHand", "RightArm", "RightForeArm", "RightHand"} <= set(arms)
+    assert not {"Hips", "Spine", "Head", "LeftShoulder", "RightShoulder"} & set(arms + legs)  # the body stays
+    no_arms = skeleton.subset([j for j, name in enumerate(skeleton.joint_names) if "Arm" not in name
+                               and "Hand" not in name and "Thumb" not in name and "Finger" not in name], "legs")
+    with pytest.raises(ConfigError, match="needs the canonical joints left_shoulder, right_shoulder; "
+                                          "skeleton 'legs' has no left_shoulder, right_shoulder"):
+        limb_masks(no_arms)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_held_limbs_hold_the_pair_that_moves_most_at_one_of_its_frames(kind):
+    critic = _pair(kind, action_classifier_weight=1.0, classifier_rejects_held_limbs=True).critic
+    assert critic.rejects_held_limbs and not critic.rejects_stills
+    assert "classifier_limbs" not in critic.state_dict()  # from the skeleton: nothing saved or loaded
+    legs, arms = (torch.as_tensor(row, dtype=torch.bool) for row in limb_masks(load_skeleton("cmu31")))
+    torch.manual_seed(3)
+    features = 0.01 * torch.randn(64, 3, 16, 31)
+    busy_legs = torch.arange(64) % 2 == 0  # even windows kick, odd ones punch
+    busy = torch.where(busy_legs[:, None], legs, arms)  # [B, V]
+    features = features + torch.randn(64, 3, 16, 31) * busy[:, None, None, :]
+    held = critic.held_limbs(features)
+    assert held.shape == features.shape
+    assert torch.equal(held[..., ~(legs | arms)], features[..., ~(legs | arms)])  # root and body untouched
+    for window in (0, 1, 62, 63):  # the busy pair held, the other pair as it was
+        still, moving = busy[window], (legs | arms) & ~busy[window]
+        assert torch.equal(held[window][..., still], held[window][:, :1, still].expand(-1, 16, -1))
+        assert torch.equal(held[window][..., moving], features[window][..., moving])
+    # the held pose is one of the window's own frames, a frame of its own per window
+    matches = ((held[:, :, :1] == features).all(1) | ~busy[:, None, :]).all(2)  # [B, T]: the busy pair's pose
+    assert bool(matches.any(1).all()) and len(set(matches.float().argmax(1).tolist())) > 1
+
+
+def test_held_limbs_come_last_and_add_their_own_term():
+    labels = torch.tensor([0, 1])
+    real, fakes = torch.tensor([[5.0, 0, 0, 0], [0, 5.0, 0, 0]]), torch.tensor([[0, 0, 0, 5.0], [0, 0, 0, 5.0]])
+    doubtful, sure = torch.tensor([[1.0, 1, 1, 9], [2.0, 2, 2, -3]]), torch.tensor([[6.0, 0, 0, 0], [0, 0, 6.0, 0]])
+    expected = float(-torch.log_softmax(sure[:, :3], 1).mean() - np.log(3))
+    without, _ = classifier_critic_loss(torch.cat([real, fakes]), labels)
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, doubtful, sure]), labels, still_rows=2, held_rows=2)
+    assert float(values["classifier_still_doubt"]) == pytest.approx(0, abs=1e-6)
+    assert float(values["classifier_held_doubt"]) == pytest.approx(expected)
+    assert float(values["classifier_held_reads"]) == 0.5 and float(loss - without) == pytest.approx(expected)
+    assert float(values["classifier_fake_recall"]) == 1.0  # the fakes found where they were
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, sure]), labels, held_rows=2)  # held alone
+    assert "classifier_still_doubt" not in values and float(values["classifier_held_doubt"]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_held_limbs_option_is_checked(kind):
+    with pytest.raises(ConfigError, match="classifier_rejects_held_limbs needs the auxiliary classifier"):
+        _pair(kind, classifier_rejects_held_limbs=True)
+    with pytest.raises(ConfigError, match="classifier_rejects_held_limbs must be true or false"):
+        _pair(kind, action_classifier_weight=1.0, classifier_rejects_held_limbs="on")
 
 
 @pytest.mark.parametrize("kind", KINDS)
