@@ -11,7 +11,11 @@ the clips actually do:
 - foot speed / hand speed: the fastest an ankle / wrist moves relative to the root (m/s);
 - hands: the wrists' mean height relative to the root (m).
 
-    python benchmarks/action_kinematics.py CHECKPOINT [--samples 128] [--data ../shared/data/cmu]
+``--quantile 0.75`` prints that quantile instead of the median, for both sides: whether the
+generator's upper quarter does what the real action's upper quarter does (a few clips that kick
+among many that stand).
+
+    python benchmarks/action_kinematics.py CHECKPOINT [--samples 128] [--quantile 0.5] [--data ../shared/data/cmu]
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/cmu")
     parser.add_argument("--holdout-subjects", default="08,13,16", help="subjects left out of the training windows")
     parser.add_argument("--actions", default=None, help="comma-separated; default: all the model's")
+    parser.add_argument("--quantile", type=float, default=0.5, help="the quantile printed (0.5: the median)")
     args = parser.parse_args()
+    if not 0.0 <= args.quantile <= 1.0:
+        parser.error(f"--quantile must be in [0, 1], got {args.quantile}")
     torch.set_num_threads(1)
     checkpoint = load_checkpoint(args.checkpoint)
     skeleton, frames, fps = checkpoint.skeleton, int(checkpoint.frames), float(checkpoint.fps)
@@ -56,13 +63,15 @@ def main() -> None:
     truncation = float(checkpoint.config.get("truncation", 1.0))
     seeds = list(range(args.first_seed, args.first_seed + args.samples))
     actions = args.actions.split(",") if args.actions else list(checkpoint.actions)
-    print(f"medians, generated / real ({args.samples} clips per action, seeds {seeds[0]}…; all real training windows)")
+    which = "medians" if args.quantile == 0.5 else f"{args.quantile:g} quantiles"
+    print(f"{which}, generated / real ({args.samples} clips per action, seeds {seeds[0]}…; all real training windows)")
     print(f"{'action':<18}" + "".join(f"{name:>17}" for name in MEASURES))
     for action in actions:
         real = np.asarray(train.windows[np.flatnonzero(np.asarray(train.labels) == checkpoint.actions.index(action))])
         generated = generated_positions(source, [action] * len(seeds), frames, seeds, truncation, "cpu", skeleton, fps)
         pairs = zip(measures(np.asarray(generated), ankles, wrists, fps), measures(real, ankles, wrists, fps))
-        print(f"{action:<18}" + "".join(f"{float(np.median(g)):>8.2f} / {float(np.median(r)):<6.2f}" for g, r in pairs))
+        print(f"{action:<18}" + "".join(f"{float(np.quantile(g, args.quantile)):>8.2f} / "
+                                        f"{float(np.quantile(r, args.quantile)):<6.2f}" for g, r in pairs))
 
 
 def measures(positions: np.ndarray, ankles: list[int], wrists: list[int], fps: float) -> list[np.ndarray]:
