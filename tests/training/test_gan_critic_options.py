@@ -113,11 +113,13 @@ def test_a_motion_only_classifier_fits_its_change_scales_to_the_data(cmu_dataset
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_motion_only_option_is_checked(kind):
-    with pytest.raises(ConfigError, match="classifier_motion_only needs the auxiliary classifier"):
-        _pair(kind, classifier_motion_only=True)
-    with pytest.raises(ConfigError, match="classifier_motion_only must be true or false"):
-        _pair(kind, action_classifier_weight=1.0, classifier_motion_only="yes")
+@pytest.mark.parametrize("option, not_a_bool", [("classifier_motion_only", "yes"), ("classifier_rejects_stills", 1),
+                                                ("classifier_rejects_held_limbs", "on")])
+def test_the_classifiers_switches_are_checked(kind, option, not_a_bool):
+    with pytest.raises(ConfigError, match=f"{option} needs the auxiliary classifier"):
+        _pair(kind, **{option: True})
+    with pytest.raises(ConfigError, match=f"{option} must be true or false"):
+        _pair(kind, action_classifier_weight=1.0, **{option: not_a_bool})
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -159,14 +161,6 @@ def test_the_still_term_is_the_kl_from_uniform_over_the_actions_alone():
     # a K-way classifier (no fakes classified): all columns are actions
     loss, values = classifier_critic_loss(torch.cat([real[:, :3], sure[:, :3]]), labels, still_rows=2)
     assert float(values["classifier_still_doubt"]) == pytest.approx(float(expected))
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_the_stills_option_is_checked(kind):
-    with pytest.raises(ConfigError, match="classifier_rejects_stills needs the auxiliary classifier"):
-        _pair(kind, classifier_rejects_stills=True)
-    with pytest.raises(ConfigError, match="classifier_rejects_stills must be true or false"):
-        _pair(kind, action_classifier_weight=1.0, classifier_rejects_stills=1)
 
 
 def test_limb_masks_are_the_legs_then_the_arms_from_the_canonical_joints():
@@ -219,14 +213,6 @@ def test_held_limbs_come_last_and_add_their_own_term():
     assert float(values["classifier_fake_recall"]) == 1.0  # the fakes found where they were
     loss, values = classifier_critic_loss(torch.cat([real, fakes, sure]), labels, held_rows=2)  # held alone
     assert "classifier_still_doubt" not in values and float(values["classifier_held_doubt"]) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_the_held_limbs_option_is_checked(kind):
-    with pytest.raises(ConfigError, match="classifier_rejects_held_limbs needs the auxiliary classifier"):
-        _pair(kind, classifier_rejects_held_limbs=True)
-    with pytest.raises(ConfigError, match="classifier_rejects_held_limbs must be true or false"):
-        _pair(kind, action_classifier_weight=1.0, classifier_rejects_held_limbs="on")
 
 
 @pytest.mark.parametrize("kind", KINDS)

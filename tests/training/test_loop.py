@@ -216,7 +216,7 @@ def test_a_fine_tune_switches_the_classifier_to_motion_only(tmp_path, cmu_datase
 
 
 @pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
-def test_a_fine_tune_teaches_the_classifier_that_stills_are_no_action(tmp_path, cmu_dataset, model, config):
+def test_a_fine_tune_teaches_the_classifier_that_stills_and_held_limbs_are_no_action(tmp_path, cmu_dataset, model, config):
     """Switched on in a fine-tune (stills and held limbs together): the classifier is kept, its
     still root fitted to the data, and the critic phase logs both terms."""
     classifier = {"action_classifier_weight": 1.0, "classifier_rejects_fakes": True, "classifier_width": 8}
