@@ -10,9 +10,13 @@ all) — a classifier taught that stills are no action (`classifier_rejects_stil
 the right action first by a hair, which is what the argmax column counts. "Held": the windows with
 their busiest limb pair (legs or arms, `nn.action_classifier.hold_busiest_limbs`) held at the first
 frame, the rest moving — a reading of those is a reading of the other limbs and the root; "P held"
-as "P frozen" for them (`classifier_rejects_held_limbs` teaches them as no action).
+as "P frozen" for them (`classifier_rejects_held_limbs` teaches them as no action). "Jittered": the
+windows with white noise added, every feature's at ``--jitter`` times its frame-change spread
+(the middle of `nn.action_classifier.JITTER_AMPLITUDE` by default; `classifier_rejects_jitter`
+teaches such windows as no action) — a recogniser that reads them as their action does not mind
+the jitter a generator adds.
 
-    python benchmarks/classifier_posture.py CHECKPOINT [--data ../shared/data/cmu]
+    python benchmarks/classifier_posture.py CHECKPOINT [--data ../shared/data/cmu] [--jitter 0.4]
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from motiongen.api.evaluate import onto_target
 from motiongen.data import prepare_dataset
 from motiongen.data.features import from_features, to_channels_first, to_channels_last, to_features
 from motiongen.metrics.evaluation import load_recognizer
-from motiongen.nn.action_classifier import hold_busiest_limbs, limb_masks
+from motiongen.nn.action_classifier import JITTER_AMPLITUDE, hold_busiest_limbs, limb_masks
+from motiongen.nn.frame_changes import frame_change_spread
 from motiongen.training.checkpoint import load_checkpoint
 
 
@@ -36,8 +41,11 @@ def main() -> None:
     parser.add_argument("checkpoint")
     parser.add_argument("--data", default="../shared/data/cmu")
     parser.add_argument("--holdout-subjects", default="08,13,16", help="subjects left out of the training windows")
+    parser.add_argument("--jitter", type=float, default=sum(JITTER_AMPLITUDE) / 2,
+                        help="the jittered windows' noise, in frame-change spreads")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    noise = torch.Generator().manual_seed(0)
     checkpoint = load_checkpoint(args.checkpoint)
     critic = checkpoint.pair.critic
     if critic is None or getattr(critic, "action_classifier", None) is None:
@@ -52,18 +60,21 @@ def main() -> None:
     # The recogniser reads its own window length: shorter windows are held on their last frame.
     native = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))
     limbs = torch.as_tensor(limb_masks(checkpoint.skeleton))
-    print(f"{'action':<18} {'classifier moving / frozen / held':>33} {'P frozen / held':>16} "
-          f"{'recogniser moving / frozen / held':>34}")
+    spread = frame_change_spread(np.asarray(train.windows), train.normalization).T[:, None, :]  # [3, 1, V]
+    print(f"{'action':<18} {'classifier moving / frozen / held / jittered':>44} {'P frozen / held / jittered':>27} "
+          f"{'recogniser moving / frozen / held / jittered':>45}")
     rows = []
     for index, action in enumerate(checkpoint.actions):
         moving = np.asarray(train.windows[np.flatnonzero(train.labels == index)])
         frozen = np.repeat(moving[:, :1], moving.shape[1], axis=1)
         features = torch.as_tensor(to_channels_first(train.normalization.normalize(to_features(moving)))).float()
         held = hold_busiest_limbs(features, limbs, torch.zeros(len(features), dtype=torch.long))
-        held_windows = from_features(train.normalization.denormalize(to_channels_last(held.double().numpy())),
-                                     start_xz=moving[:, 0, 0, 0::2])
+        jittered = features + args.jitter * spread * torch.randn(features.shape, generator=noise, dtype=torch.float64)
+        held_windows, jittered_windows = (
+            from_features(train.normalization.denormalize(to_channels_last(changed.double().numpy())),
+                          start_xz=moving[:, 0, 0, 0::2]) for changed in (held, jittered))
         reads, probabilities, recognised = [], [], []
-        for windows in (moving, frozen, held_windows):
+        for windows in (moving, frozen, held_windows, jittered_windows):
             seen = to_channels_first(train.normalization.normalize(to_features(windows)).astype(np.float32))
             with torch.no_grad():
                 logits = critic.classify(torch.as_tensor(seen))[:, :len(checkpoint.actions)]
@@ -75,9 +86,9 @@ def main() -> None:
             _, recognizer_logits = recognizer.embed(positions)
             recognised.append(float((recognizer_logits.argmax(1) == recognizer.actions.index(action)).mean()))
         rows.append([*reads, *probabilities[1:], *recognised])
-        print(f"{action:<18} {_slashed(reads):>33} {_slashed(probabilities[1:]):>16} {_slashed(recognised):>34}")
+        print(f"{action:<18} {_slashed(reads):>44} {_slashed(probabilities[1:]):>27} {_slashed(recognised):>45}")
     mean = np.mean(rows, axis=0)
-    print(f"{'mean over actions':<18} {_slashed(mean[:3]):>33} {_slashed(mean[3:5]):>16} {_slashed(mean[5:]):>34}")
+    print(f"{'mean over actions':<18} {_slashed(mean[:4]):>44} {_slashed(mean[4:7]):>27} {_slashed(mean[7:]):>45}")
 
 
 def _slashed(fractions) -> str:

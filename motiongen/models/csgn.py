@@ -58,6 +58,7 @@ from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_opt
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
+from motiongen.nn.jitter import CriticJitterMixin, jitter_share_problem
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 from motiongen.nn.csgn_layers import (
@@ -111,8 +112,10 @@ class CSGNConfig:
     classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
     classifier_rejects_stills: bool = False  # it reads real windows frozen still as no action (`nn.action_classifier`)
     classifier_rejects_held_limbs: bool = False  # ... and windows with their busiest limbs held (`nn.action_classifier`)
+    classifier_rejects_jitter: bool = False  # ... and windows with white noise added (`nn.action_classifier`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
+    critic_jitter_share: float = 0.0  # share of the critic's fakes that are jittered real windows (`nn.jitter`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
@@ -134,12 +137,14 @@ class CSGNConfig:
         for problem in classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
                                                   self.classify_fakes_among_actions, self.classifier_motion_only,
                                                   self.classifier_rejects_stills,
-                                                  self.classifier_rejects_held_limbs):
+                                                  self.classifier_rejects_held_limbs,
+                                                  self.classifier_rejects_jitter):
             raise ConfigError(f"csgn {problem}")
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
         for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                         frame_change_floor_problem(self.critic_frame_change_floor),
+                        jitter_share_problem(self.critic_jitter_share),
                         mode_seeking_problem(self.mode_seeking_weight),
                         class_projection_problem(self.critic_class_projection),
                         critic_augment_problem(self.critic_augment_probability)):
@@ -424,7 +429,7 @@ def _down_blocks(widths: Sequence[int], pyramid: list[CSGNLevel], slope: float,
     return nn.ModuleList(blocks)
 
 
-class CSGNCritic(ActionClassifierMixin, MotionCritic):
+class CSGNCritic(ActionClassifierMixin, CriticJitterMixin, MotionCritic):
     """``features [B, 3, T, V]`` + ``labels [B]`` → Wasserstein critic scores ``[B]`` (any T ≥ 1);
     with ``classify`` (feature sequences) also the auxiliary classifier's logits."""
 
@@ -448,7 +453,9 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         self._init_action_classifier(pyramid[-1].joint_count, config.classifier_width, num_classes,
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
                                      config.classify_fakes_among_actions, config.classifier_motion_only,
-                                     config.classifier_rejects_stills, held_limbs)
+                                     config.classifier_rejects_stills, held_limbs,
+                                     config.classifier_rejects_jitter)
+        self._init_critic_jitter(pyramid[-1].joint_count, config.critic_jitter_share)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape
@@ -470,6 +477,7 @@ class CSGNCritic(ActionClassifierMixin, MotionCritic):
         if self.frame_changes is not None:
             self.frame_changes.fit(positions, normalization)
         self._fit_action_classifier(positions, normalization)
+        self._fit_critic_jitter(positions, normalization)
 
 
 class CSGNEncoder(nn.Module):

@@ -48,6 +48,7 @@ from motiongen.nn.class_projection import ClassProjection, class_projection_prob
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
+from motiongen.nn.jitter import CriticJitterMixin, jitter_share_problem
 from motiongen.nn.layers import (GraphConv, MappingNetwork, NoiseInjection, add_repeated, interpolate_frames,
                                  repeat_frames)
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
@@ -92,8 +93,10 @@ class KineticGANConfig:
     classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
     classifier_rejects_stills: bool = False  # it reads real windows frozen still as no action (`nn.action_classifier`)
     classifier_rejects_held_limbs: bool = False  # ... and windows with their busiest limbs held (`nn.action_classifier`)
+    classifier_rejects_jitter: bool = False  # ... and windows with white noise added (`nn.action_classifier`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
+    critic_jitter_share: float = 0.0  # share of the critic's fakes that are jittered real windows (`nn.jitter`)
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
@@ -123,11 +126,13 @@ class KineticGANConfig:
             problems.append(f"truncation must be in [0, 1], got {self.truncation}")
         problems += classifier_option_problems(self.action_classifier_weight, self.classifier_rejects_fakes,
                                                self.classify_fakes_among_actions, self.classifier_motion_only,
-                                               self.classifier_rejects_stills, self.classifier_rejects_held_limbs)
+                                               self.classifier_rejects_stills, self.classifier_rejects_held_limbs,
+                                               self.classifier_rejects_jitter)
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                                              frame_change_floor_problem(self.critic_frame_change_floor),
+                                             jitter_share_problem(self.critic_jitter_share),
                                              mode_seeking_problem(self.mode_seeking_weight),
                                              class_projection_problem(self.critic_class_projection),
                                              critic_augment_problem(self.critic_augment_probability)) if problem]
@@ -367,7 +372,7 @@ class CriticBlock(nn.Module):
         return F.leaky_relu(y, self.slope)
 
 
-class KineticGANCritic(ActionClassifierMixin, MotionCritic):
+class KineticGANCritic(ActionClassifierMixin, CriticJitterMixin, MotionCritic):
     def __init__(self, config: KineticGANConfig, skeleton: Skeleton, num_classes: int):
         super().__init__()
         self.config = config
@@ -390,7 +395,9 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
                                      config.action_classifier_weight, config.classifier_rejects_fakes,
                                      config.classify_fakes_among_actions, config.classifier_motion_only,
                                      config.classifier_rejects_stills,
-                                     limb_masks(skeleton) if config.classifier_rejects_held_limbs else None)
+                                     limb_masks(skeleton) if config.classifier_rejects_held_limbs else None,
+                                     config.classifier_rejects_jitter)
+        self._init_critic_jitter(len(skeleton.parents), config.critic_jitter_share)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         """``features [B, 3, T, V]``, ``labels [B]`` → scores ``[B]``; with ``classify`` (feature
@@ -414,6 +421,7 @@ class KineticGANCritic(ActionClassifierMixin, MotionCritic):
         if self.frame_changes is not None:
             self.frame_changes.fit(positions, normalization)
         self._fit_action_classifier(positions, normalization)
+        self._fit_critic_jitter(positions, normalization)
 
 
 # --- registry entry -----------------------------------------------------------------------------

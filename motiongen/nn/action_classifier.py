@@ -51,6 +51,14 @@ session, 2000 steps fine-tuning the stills run): its probability of a held windo
 fell 43% → 9%, per action 71% → 78%, and the kicking clips that swing a leg out 31% → 42% (real 59%;
 the kicks stay low). Off by default.
 
+With ``rejects_jitter`` the critic phase also shows it each real window with white noise added
+(`nn.jitter`: every feature's in units of its frame-change spread) and teaches that as no action
+too. Stills and held limbs only take motion away; the Kinetic-GAN's clips have motion added (their
+power above 4 Hz 4–8 times the data's). The classifier sees frame differences unscaled (~50×
+smaller than the poses), and read jittered real windows as their action at 97% probability
+(twenty-third session): the generator, taught that a still is no action, was free to add jitter.
+Off by default.
+
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;
 `classifier_critic_loss` / `classifier_generator_loss` are the two phases' terms, shared by
@@ -67,13 +75,14 @@ from torch import nn
 
 from motiongen.errors import ConfigError
 from motiongen.nn.frame_changes import FrameChanges
+from motiongen.nn.jitter import add_jitter, jitter_scale
 from motiongen.nn.sequence import conv1d, flatten_joints, frame_differences, leaky
 
 ROOT_VELOCITY_CHANNELS = 2  # the root's x and z features: horizontal velocity (`data.features`)
 # Critic parts a fine-tune may start afresh, add or leave out (`fresh_parameters`; the checkpoint
 # loader drops a file's entries of these parts that the new critic does not have).
 FRESH_PARTS = ("action_classifier.", "action_head.", "fake_head.", "class_projection.", "classifier_changes.",
-               "classifier_still_root")
+               "classifier_still_root", "classifier_jitter_scale", "critic_jitter_scale")
 # The limb pairs a held-limb window freezes, each by the canonical joints its two chains start at.
 LIMB_PAIRS = (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"))
 
@@ -100,13 +109,14 @@ def limb_masks(skeleton) -> np.ndarray:
 
 def classifier_option_problems(weight: float, rejects_fakes: bool, fakes_among_actions: bool = False,
                                motion_only: bool = False, rejects_stills: bool = False,
-                               rejects_held_limbs: bool = False) -> list[str]:
+                               rejects_held_limbs: bool = False, rejects_jitter: bool = False) -> list[str]:
     """What is wrong with a config's ``action_classifier_weight`` / ``classifier_rejects_fakes`` /
     ``classify_fakes_among_actions`` / ``classifier_motion_only`` / ``classifier_rejects_stills`` /
-    ``classifier_rejects_held_limbs``."""
+    ``classifier_rejects_held_limbs`` / ``classifier_rejects_jitter``."""
     problems = []
     for name, value in (("classifier_motion_only", motion_only), ("classifier_rejects_stills", rejects_stills),
-                        ("classifier_rejects_held_limbs", rejects_held_limbs)):
+                        ("classifier_rejects_held_limbs", rejects_held_limbs),
+                        ("classifier_rejects_jitter", rejects_jitter)):
         if not isinstance(value, bool):
             problems.append(f"{name} must be true or false, got {value!r}")
         elif value and not (math.isfinite(float(weight)) and float(weight) > 0):
@@ -133,11 +143,12 @@ class ActionClassifierMixin:
     classifier_changes: FrameChanges | None  # the scaled changes a motion-only classifier sees
     classifier_still_root: torch.Tensor | None  # normalised root x, z velocity at rest (``rejects_stills``)
     classifier_limbs: torch.Tensor | None  # `limb_masks` of the skeleton (``rejects_held_limbs``)
+    classifier_jitter_scale: torch.Tensor | None  # `nn.jitter.jitter_scale` (``rejects_jitter``)
 
     def _init_action_classifier(self, joints: int, width: int, num_classes: int, weight: float,
                                 rejects_fakes: bool, fakes_among_actions: bool = False,
                                 motion_only: bool = False, rejects_stills: bool = False,
-                                held_limbs: np.ndarray | None = None) -> None:
+                                held_limbs: np.ndarray | None = None, rejects_jitter: bool = False) -> None:
         """``held_limbs``: `limb_masks` of the skeleton when the config rejects held limbs, else None."""
         self.action_classifier = self.action_head = self.fake_head = self.classifier_changes = None
         self.fakes_among_actions = bool(fakes_among_actions)
@@ -150,6 +161,10 @@ class ActionClassifierMixin:
                                  persistent=False)
         else:
             self.classifier_limbs = None
+        if rejects_jitter and float(weight) > 0:  # a saved buffer, fitted by `_fit_action_classifier`
+            self.register_buffer("classifier_jitter_scale", torch.zeros(3, 1, joints))
+        else:
+            self.classifier_jitter_scale = None
         if not float(weight) > 0:
             return
         # Poses and frame differences of all joints as channels (motion only: the root's velocity
@@ -176,6 +191,10 @@ class ActionClassifierMixin:
         return self.classifier_limbs is not None
 
     @property
+    def rejects_jitter(self) -> bool:
+        return self.classifier_jitter_scale is not None
+
+    @property
     def fresh_parameters(self) -> tuple[str, ...]:
         """Parameters that a fine-tune from a checkpoint without them starts untrained: the
         auxiliary classifier, which learns the actions again within a few hundred critic steps, and
@@ -183,10 +202,12 @@ class ActionClassifierMixin:
         return tuple(name for name in self.state_dict() if name.startswith(FRESH_PARTS))
 
     def _fit_action_classifier(self, positions, normalization) -> None:
-        """A motion-only classifier's change scales from the training windows, and the normalised
-        root velocity of a still (for `fit_data`)."""
+        """A motion-only classifier's change scales from the training windows, the normalised
+        root velocity of a still and the jitter's spreads (for `fit_data`)."""
         if self.classifier_changes is not None:
             self.classifier_changes.fit(positions, normalization)
+        if self.classifier_jitter_scale is not None:
+            self.classifier_jitter_scale.copy_(jitter_scale(positions, normalization))
         if self.classifier_still_root is not None and normalization is not None:
             at_rest = normalization.normalize(np.zeros((1, np.shape(positions)[2], 3)))  # features of a root at rest
             self.classifier_still_root.copy_(torch.as_tensor(at_rest[0, 0, 0::2]))
@@ -206,6 +227,18 @@ class ActionClassifierMixin:
         window held at one random frame of its own."""
         chosen = torch.randint(features.shape[2], (features.shape[0],), device=features.device)
         return hold_busiest_limbs(features, self.classifier_limbs, chosen)
+
+    def jittered(self, features: torch.Tensor) -> torch.Tensor:
+        """`nn.jitter.add_jitter` of ``features [B, 3, T, V]`` with this critic's spreads."""
+        return add_jitter(features, self.classifier_jitter_scale)
+
+    def doubtful_windows(self, real: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """The windows made from ``real`` that the critic phase teaches as no action, each with its
+        name in the log, in the order `classifier_critic_loss` expects them: stills, held limbs,
+        jitter (each when its option is on)."""
+        makers = (("still", self.rejects_stills, self.stills), ("held", self.rejects_held_limbs, self.held_limbs),
+                  ("jitter", self.rejects_jitter, self.jittered))
+        return [(name, make(real)) for name, on, make in makers if on]
 
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Action logits ``[B, classes]`` of feature sequences ``[B, 3, T, V]`` (any length); with
@@ -235,16 +268,17 @@ def hold_busiest_limbs(features: torch.Tensor, limbs: torch.Tensor, chosen: torc
     return features * (1 - held) + poses[:, :, None] * held
 
 
-def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor, still_rows: int = 0,
-                           held_rows: int = 0) -> tuple[torch.Tensor, dict]:
+def classifier_critic_loss(logits: torch.Tensor, labels: torch.Tensor,
+                           doubtful_rows: tuple[tuple[str, int], ...] | list = ()) -> tuple[torch.Tensor, dict]:
     """The critic phase's term: CE of the real windows' logits (the first ``len(labels)`` rows)
     against their actions, plus, when more rows follow (the fakes, K + 1 classifier), CE against
-    the last class, "generated". Last come ``still_rows`` rows (`ActionClassifierMixin.stills` of
-    the real windows), then ``held_rows`` rows (`ActionClassifierMixin.held_limbs`); each adds its
-    KL from uniform over the K actions. Returns the loss and the values to log."""
+    the last class, "generated". Last come the rows of `ActionClassifierMixin.doubtful_windows`,
+    ``doubtful_rows`` naming each part and its row count in order; each adds its KL from uniform
+    over the K actions, logged as ``classifier_<name>_doubt``. Returns the loss and the values to
+    log."""
     logits = logits.float()
     doubted = {}
-    for name, rows in (("held", held_rows), ("still", still_rows)):  # taken from the end, last first
+    for name, rows in reversed(list(doubtful_rows)):  # taken from the end, last first
         if rows:
             logits, doubted[name] = logits[:-rows], logits[-rows:]
     real_logits = logits[:len(labels)]

@@ -13,7 +13,11 @@ With an auxiliary action classifier C in the critic (`motiongen.nn.action_classi
 phase adds w · CE(C(G(z)), c). With ``mode_seeking_weight`` λ_ms > 0 (also ours, off by default) the
 generator phase pairs its batch by class and adds λ_ms · L_ms (`motiongen.nn.mode_seeking`). With
 ``critic_augment`` (ours too, off by default) the critic sees T(x) and T(G(z)) in both phases, the
-penalty's x̂ lying between them (`motiongen.nn.critic_augment`).
+penalty's x̂ lying between them (`motiongen.nn.critic_augment`). With ``critic_jitter_share`` s > 0
+(ours, off by default) the critic phase's fake side is negative data augmentation's mixture
+(Sinha et al., ICLR 2021): the first s·B fakes are the batch's real windows with white noise added
+(`motiongen.nn.jitter`), so L_D = s·E[D(x̃)] + (1 − s)·E[D(G(z))] − E[D(x)] + λ·GP over both kinds
+of line; the logged gap is the generated fakes' alone, ``critic_jitter_gap`` the jittered ones'.
 
 The drift term is Karras et al.'s (ProGAN, ICLR 2018, §A.1), off by default. The loop calls
 `WganGpLoss.accumulate_gradients(phase, ...)` once per phase; the GAN maths stays here
@@ -66,6 +70,7 @@ class WganGpLoss:
         self.mode_seeking_weight = float(getattr(config, "mode_seeking_weight", 0.0))
         self.augment_names = tuple(getattr(config, "critic_augment", ()))
         self.augment_probability = float(getattr(config, "critic_augment_probability", 1.0))
+        self.jitter_share = float(getattr(config, "critic_jitter_share", 0.0))  # NDA (`nn.jitter`)
 
     def seen_by_critic(self, features: torch.Tensor) -> torch.Tensor:
         """What the critic scores in place of ``features`` (`motiongen.nn.critic_augment`)."""
@@ -92,27 +97,31 @@ class WganGpLoss:
             fake = nets.generator_plain(latent, labels)
         both = self.seen_by_critic(torch.cat([real, fake.float()]))
         real, fake = both.chunk(2)  # from here on, as the critic sees them
-        values, still_rows, held_rows = {}, 0, 0
+        negatives = nets.critic_module.jitter_negative_rows(len(real)) if self.jitter_share else 0
+        scored = both
+        if negatives:  # NDA: jittered real windows stand in for the first fakes
+            fake = torch.cat([nets.critic_module.jitter_negatives(real[:negatives]), fake[negatives:]])
+            scored = torch.cat([real, fake])
+        values, doubtful = {}, []
         with self.autocast():
             if self.classifier_weight:  # one call, so a DDP wrapper sees the classifier too
                 critic = nets.critic_module
-                classified = [both if critic.rejects_fakes else real]
-                # After the fakes, stills then held limbs: `classifier_critic_loss` takes them from the end.
-                if critic.rejects_stills:
-                    still_rows = len(real)
-                    classified.append(critic.stills(real))
-                if critic.rejects_held_limbs:
-                    held_rows = len(real)
-                    classified.append(critic.held_limbs(real))
-                classified = torch.cat(classified)
-                scores, logits = nets.critic_train(both, torch.cat([labels, labels]), classify=classified)
+                # After the fakes, the windows taught as no action: `classifier_critic_loss` takes them from the end.
+                doubtful = critic.doubtful_windows(real)
+                # the classifier learns "generated" from the generated windows alone
+                classified = torch.cat([both if critic.rejects_fakes else real, *(rows for _, rows in doubtful)])
+                scores, logits = nets.critic_train(scored, torch.cat([labels, labels]), classify=classified)
             else:
-                scores = nets.critic_train(both, torch.cat([labels, labels]))
+                scores = nets.critic_train(scored, torch.cat([labels, labels]))
         real_scores, fake_scores = scores.float().chunk(2)
-        gap = real_scores.mean() - fake_scores.mean()  # the Wasserstein estimate
-        loss = -gap
+        loss = fake_scores.mean() - real_scores.mean()
+        gap = real_scores.mean() - fake_scores[negatives:].mean()  # the Wasserstein estimate, generated fakes only
+        if negatives:
+            values["critic_jitter_gap"] = (real_scores.mean() - fake_scores[:negatives].mean()).detach()
         if self.classifier_weight:
-            classification, values = classifier_critic_loss(logits, labels, still_rows, held_rows)
+            classification, classified_values = classifier_critic_loss(logits, labels,
+                                                                       [(name, len(rows)) for name, rows in doubtful])
+            values.update(classified_values)
             loss = loss + classification
         if self.drift_weight:
             loss = loss + self.drift_weight * real_scores.square().mean()
@@ -122,7 +131,7 @@ class WganGpLoss:
             loss = loss + self.gp_weight * penalty
         loss.backward()
         return {"critic_loss": loss.detach(), "wasserstein_gap": gap.detach(), "gradient_penalty": penalty.detach(),
-                "critic_real": real_scores.mean().detach(), "critic_fake": fake_scores.mean().detach(), **values}
+                "critic_real": real_scores.mean().detach(), "critic_fake": fake_scores[negatives:].mean().detach(), **values}
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor,
                          interpolation: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Our optional additions to the Kinetic-GAN and CSGN critics, at tiny size on the CPU: the
 auxiliary action classifier (`motiongen.nn.action_classifier`: off by default, its logits through
 the critic's own forward as DDP needs, the "generated" column, the generator's term among the
-actions alone, the motion-only input, stills and held limbs taught as no action, the config's
-refusals), the
+actions alone, the motion-only input, stills, held limbs and jitter taught as no action, the
+config's refusals), the
 frame-change channels (`motiongen.nn.frame_changes`: scaled by their training spread, fitted by
 the training loop, saved with the critic), the minibatch-stddev channel
 (`motiongen.nn.minibatch_stddev`: groups of consecutive clips, never real and fake together) and
@@ -20,7 +20,8 @@ from motiongen.data.features import to_channels_first, to_features
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
 from motiongen.nn.action_classifier import classifier_critic_loss, classifier_generator_loss, limb_masks
-from motiongen.nn.frame_changes import FrameChanges
+from motiongen.nn.frame_changes import FrameChanges, frame_change_spread
+from motiongen.nn.jitter import JITTER_AMPLITUDE
 from motiongen.nn.minibatch_stddev import MinibatchStddev
 from motiongen.skeletons import load_skeleton
 
@@ -114,7 +115,8 @@ def test_a_motion_only_classifier_fits_its_change_scales_to_the_data(cmu_dataset
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("option, not_a_bool", [("classifier_motion_only", "yes"), ("classifier_rejects_stills", 1),
-                                                ("classifier_rejects_held_limbs", "on")])
+                                                ("classifier_rejects_held_limbs", "on"),
+                                                ("classifier_rejects_jitter", "no")])
 def test_the_classifiers_switches_are_checked(kind, option, not_a_bool):
     with pytest.raises(ConfigError, match=f"{option} needs the auxiliary classifier"):
         _pair(kind, **{option: True})
@@ -150,16 +152,16 @@ def test_the_still_term_is_the_kl_from_uniform_over_the_actions_alone():
     real, fakes = torch.tensor([[5.0, 0, 0, 0], [0, 5.0, 0, 0]]), torch.tensor([[0, 0, 0, 5.0], [0, 0, 0, 5.0]])
     without, _ = classifier_critic_loss(torch.cat([real, fakes]), labels)
     doubtful = torch.tensor([[1.0, 1, 1, 9], [2.0, 2, 2, -3]])
-    loss, values = classifier_critic_loss(torch.cat([real, fakes, doubtful]), labels, still_rows=2)
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, doubtful]), labels, [("still", 2)])
     assert torch.allclose(loss, without) and float(values["classifier_still_doubt"]) == pytest.approx(0, abs=1e-6)
     sure = torch.tensor([[6.0, 0, 0, 0], [0, 0, 6.0, 0]])
-    loss, values = classifier_critic_loss(torch.cat([real, fakes, sure]), labels, still_rows=2)
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, sure]), labels, [("still", 2)])
     expected = -torch.log_softmax(sure[:, :3], 1).mean() - np.log(3)
     assert float(values["classifier_still_doubt"]) == pytest.approx(float(expected))
     assert float(loss - without) == pytest.approx(float(expected)) and float(expected) > 1
     assert float(values["classifier_still_reads"]) == 0.5  # the first still read as its action
     # a K-way classifier (no fakes classified): all columns are actions
-    loss, values = classifier_critic_loss(torch.cat([real[:, :3], sure[:, :3]]), labels, still_rows=2)
+    loss, values = classifier_critic_loss(torch.cat([real[:, :3], sure[:, :3]]), labels, [("still", 2)])
     assert float(values["classifier_still_doubt"]) == pytest.approx(float(expected))
 
 
@@ -206,13 +208,57 @@ def test_held_limbs_come_last_and_add_their_own_term():
     doubtful, sure = torch.tensor([[1.0, 1, 1, 9], [2.0, 2, 2, -3]]), torch.tensor([[6.0, 0, 0, 0], [0, 0, 6.0, 0]])
     expected = float(-torch.log_softmax(sure[:, :3], 1).mean() - np.log(3))
     without, _ = classifier_critic_loss(torch.cat([real, fakes]), labels)
-    loss, values = classifier_critic_loss(torch.cat([real, fakes, doubtful, sure]), labels, still_rows=2, held_rows=2)
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, doubtful, sure]), labels, [("still", 2), ("held", 2)])
     assert float(values["classifier_still_doubt"]) == pytest.approx(0, abs=1e-6)
     assert float(values["classifier_held_doubt"]) == pytest.approx(expected)
     assert float(values["classifier_held_reads"]) == 0.5 and float(loss - without) == pytest.approx(expected)
     assert float(values["classifier_fake_recall"]) == 1.0  # the fakes found where they were
-    loss, values = classifier_critic_loss(torch.cat([real, fakes, sure]), labels, held_rows=2)  # held alone
+    loss, values = classifier_critic_loss(torch.cat([real, fakes, sure]), labels, [("held", 2)])  # held alone
     assert "classifier_still_doubt" not in values and float(values["classifier_held_doubt"]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_jittered_windows_add_white_noise_in_units_of_each_features_frame_change_spread(kind, cmu_dataset):
+    critic = _pair(kind, action_classifier_weight=1.0, classifier_rejects_jitter=True).critic
+    assert critic.rejects_jitter and "classifier_jitter_scale" in critic.fresh_parameters
+    critic.fit_data(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
+    spread = frame_change_spread(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)  # [V, 3]
+    assert torch.allclose(critic.classifier_jitter_scale[:, 0, :], spread.T.float())
+    torch.manual_seed(4)
+    features = torch.randn(4000, 3, 16, 31)
+    noise = critic.jittered(features) - features
+    # per window, the noise over its features divided by their spreads is white with one amplitude
+    moving = spread.T > 1e-6  # [3, V]
+    assert bool((~moving).any())  # cmu31 has coordinates fixed to their parent
+    by_frame = noise.permute(0, 2, 1, 3)  # [B, T, 3, V]
+    unit = by_frame[:, :, moving] / spread.T[moving].float()  # [B, T, features]
+    amplitude = unit.flatten(1).std(1)
+    low, high = JITTER_AMPLITUDE
+    assert float(amplitude.min()) > 0.9 * low and float(amplitude.max()) < 1.1 * high
+    assert float(amplitude.std()) > 0.25 * (high - low) / np.sqrt(12)  # drawn per window, not one for all
+    steps = unit[:, 1:] * unit[:, :-1]
+    assert abs(float(steps.mean())) < 0.01 * float(unit.square().mean())  # no correlation from frame to frame
+    assert not bool(by_frame[:, :, ~moving].any())  # a coordinate that never moves stays fixed
+    assert not _pair(kind, action_classifier_weight=1.0).critic.rejects_jitter
+
+
+def test_the_doubtful_windows_come_in_the_order_the_loss_takes_them():
+    critic = _pair("kinetic-gan", action_classifier_weight=1.0, classifier_rejects_stills=True,
+                   classifier_rejects_held_limbs=True, classifier_rejects_jitter=True).critic
+    real = torch.randn(5, 3, 16, 31)
+    assert [name for name, rows in critic.doubtful_windows(real)] == ["still", "held", "jitter"]
+    assert all(rows.shape == real.shape for _, rows in critic.doubtful_windows(real))
+    only = _pair("kinetic-gan", action_classifier_weight=1.0, classifier_rejects_jitter=True).critic
+    assert [name for name, _ in only.doubtful_windows(real)] == ["jitter"]
+    labels = torch.tensor([0, 1])
+    real, sure = torch.tensor([[5.0, 0, 0], [0, 5.0, 0]]), torch.tensor([[6.0, 0, 0], [0, 0, 6.0]])
+    doubtful = torch.zeros(2, 3)
+    expected = float(-torch.log_softmax(sure, 1).mean() - np.log(3))
+    _, values = classifier_critic_loss(torch.cat([real, doubtful, doubtful, sure]), labels,
+                                       [("still", 2), ("held", 2), ("jitter", 2)])
+    assert float(values["classifier_jitter_doubt"]) == pytest.approx(expected)
+    assert float(values["classifier_still_doubt"]) == pytest.approx(0, abs=1e-6)
+    assert float(values["classifier_held_doubt"]) == pytest.approx(0, abs=1e-6)
 
 
 @pytest.mark.parametrize("kind", KINDS)

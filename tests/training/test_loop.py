@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 import _tiny
 from motiongen.data.features import Normalization, to_features
 from motiongen.errors import ConfigError, MotionGenError
+from motiongen.nn.frame_changes import frame_change_spread
 from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
 from motiongen.training.checkpoint import export_for_inference
@@ -216,23 +217,30 @@ def test_a_fine_tune_switches_the_classifier_to_motion_only(tmp_path, cmu_datase
 
 
 @pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
-def test_a_fine_tune_teaches_the_classifier_that_stills_and_held_limbs_are_no_action(tmp_path, cmu_dataset, model, config):
-    """Switched on in a fine-tune (stills and held limbs together): the classifier is kept, its
-    still root fitted to the data, and the critic phase logs both terms."""
+def test_a_fine_tune_teaches_stills_held_limbs_and_jitter_as_no_action_and_jitter_as_fake(tmp_path, cmu_dataset,
+                                                                                          model, config):
+    """Switched on in a fine-tune (stills, held limbs and jitter for the classifier, jittered
+    windows among the critic's fakes): the classifier is kept, its still root and both jitter
+    spreads fitted to the data, and the critic phase logs the four terms."""
     classifier = {"action_classifier_weight": 1.0, "classifier_rejects_fakes": True, "classifier_width": 8}
     _run(cmu_dataset, tmp_path / "base", 1, model=model, model_config={**config, **classifier}, n_critic=1)
     _run(cmu_dataset, tmp_path / "tuned", 2, model=model, init_from=tmp_path / "base" / "last.safetensors",
-         n_critic=1, model_config={"classifier_rejects_stills": True, "classifier_rejects_held_limbs": True})
+         n_critic=1, model_config={"classifier_rejects_stills": True, "classifier_rejects_held_limbs": True,
+                                   "classifier_rejects_jitter": True, "critic_jitter_share": 0.25})
     base = load_checkpoint(tmp_path / "base" / "last.safetensors", ema=False).pair.critic
     tuned = load_checkpoint(tmp_path / "tuned" / "last.safetensors", ema=False).pair.critic
     at_rest = cmu_dataset.normalization.normalize(np.zeros((1, 31, 3)))[0, 0, 0::2]
     assert torch.allclose(tuned.classifier_still_root, torch.as_tensor(at_rest, dtype=torch.float32))
     assert tuned.action_classifier[0].weight.shape == base.action_classifier[0].weight.shape
     records = read_log(tmp_path / "tuned" / "log.jsonl")
-    keys = ("classifier_still_doubt", "classifier_still_reads", "classifier_held_doubt", "classifier_held_reads")
+    keys = ("classifier_still_doubt", "classifier_still_reads", "classifier_held_doubt", "classifier_held_reads",
+            "classifier_jitter_doubt", "classifier_jitter_reads", "critic_jitter_gap")
     assert records and all(math.isfinite(r[k]) for r in records for k in keys if k in r)
     assert all(any(k in r for r in records) for k in keys)
     assert tuned.rejects_held_limbs and "classifier_limbs" not in tuned.state_dict()
+    spread = frame_change_spread(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
+    assert torch.allclose(tuned.classifier_jitter_scale[:, 0, :], spread.T.float())
+    assert torch.equal(tuned.critic_jitter_scale, tuned.classifier_jitter_scale)
 
 
 # --- what a run writes --------------------------------------------------------------------------------

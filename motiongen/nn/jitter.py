@@ -1,0 +1,77 @@
+"""Real windows with white noise added: negative examples of the jitter a generator adds.
+
+Stills and held limbs (`nn.action_classifier`) take motion away from real windows; the Kinetic-GAN's
+clips have motion added. Measured on `/work/runs24/kghl` step 2000 (twenty-third session, in
+normalised features, per-feature frame-change spreads): their second differences are 1.18 spreads
+RMS where the data's are 0.68, and their power above 4 Hz (15 fps) is 4–8 times the data's. A
+jittered window is a real one plus white noise, every feature's in units of its frame-to-frame
+spread over the training windows (`frame_change_spread`), at an amplitude drawn per window from
+`JITTER_AMPLITUDE`. Taught as no action to the critic's classifier (``classifier_rejects_jitter``)
+or shown to the Wasserstein critic as fakes (``critic_jitter_share``: negative data augmentation,
+Sinha et al., ICLR 2021), only motion as smooth as the data's reads as an action, or as real.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from motiongen.nn.frame_changes import frame_change_spread
+
+# White noise of amplitude a adds √6·a spreads RMS to the second differences: the measured excess
+# above is that of a ≈ 0.4. At 0.2 the data's rise to 0.80 spreads, at 0.6 to 1.62.
+JITTER_AMPLITUDE = (0.2, 0.6)
+
+
+def jitter_scale(positions, normalization) -> torch.Tensor:
+    """The spreads ``[3, 1, V]`` that `add_jitter` scales its noise by, from training windows
+    ``positions [N, T, V, 3]`` (metres): a critic keeps them as a saved buffer, fitted in ``fit_data``."""
+    return frame_change_spread(positions, normalization).T[:, None, :].float()
+
+
+def add_jitter(features: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``features [B, 3, T, V]`` plus white noise, ``scale`` (`jitter_scale`) times an amplitude
+    drawn per window from `JITTER_AMPLITUDE` (global RNG, saved with a run's resume state)."""
+    low, high = JITTER_AMPLITUDE
+    amplitude = torch.rand(features.shape[0], 1, 1, 1, device=features.device, dtype=features.dtype)
+    amplitude = low + (high - low) * amplitude
+    return features + amplitude * scale.to(features.dtype) * torch.randn_like(features)
+
+
+def jitter_share_problem(share) -> str | None:
+    """Why ``share`` is not a usable ``critic_jitter_share`` (a fraction in [0, 1)), or None."""
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share < 1.0:
+        return f"critic_jitter_share must be a fraction in [0, 1) of the critic's fakes, got {share!r}"
+    return None
+
+
+class CriticJitterMixin:
+    """For `nn.Module` critics: call `_init_critic_jitter` in ``__init__`` and `_fit_critic_jitter`
+    in ``fit_data``. With ``critic_jitter_share`` s > 0 the critic phase scores jittered real windows
+    (`jitter_negatives`) in place of the first s·B fakes (`training.losses.WganGpLoss`): the fake
+    side becomes NDA's mixture of generated and negative windows, at no extra cost per step, and the
+    gradient penalty's lines run from those real windows to their jittered copies too."""
+
+    critic_jitter_scale: torch.Tensor | None
+    critic_jitter_share: float
+
+    def _init_critic_jitter(self, joints: int, share: float) -> None:
+        self.critic_jitter_share = float(share)
+        if self.critic_jitter_share > 0:  # a saved buffer, fitted by `_fit_critic_jitter`
+            self.register_buffer("critic_jitter_scale", torch.zeros(3, 1, joints))
+        else:
+            self.critic_jitter_scale = None
+
+    def _fit_critic_jitter(self, positions, normalization) -> None:
+        if self.critic_jitter_scale is not None:
+            self.critic_jitter_scale.copy_(jitter_scale(positions, normalization))
+
+    def jitter_negatives(self, real: torch.Tensor) -> torch.Tensor:
+        """`add_jitter` of real windows ``[B, 3, T, V]`` with the critic's spreads."""
+        return add_jitter(real, self.critic_jitter_scale)
+
+    def jitter_negative_rows(self, batch: int) -> int:
+        """How many of a critic phase's ``batch`` fakes are replaced: at least one when on, and
+        never all (the logged gap is the generated fakes')."""
+        if self.critic_jitter_share <= 0:
+            return 0
+        return min(batch - 1, max(1, round(self.critic_jitter_share * batch)))  # one generated fake at least
