@@ -12,7 +12,7 @@ their busiest limb pair (legs or arms, `nn.action_classifier.hold_busiest_limbs`
 frame, the rest moving — a reading of those is a reading of the other limbs and the root; "P held"
 as "P frozen" for them (`classifier_rejects_held_limbs` teaches them as no action). "Jittered": the
 windows with white noise added, every feature's at ``--jitter`` times its frame-change spread
-(the middle of `nn.action_classifier.JITTER_AMPLITUDE` by default; `classifier_rejects_jitter`
+(the middle of `nn.jitter.JITTER_AMPLITUDE` by default; `classifier_rejects_jitter`
 teaches such windows as no action) — a recogniser that reads them as their action does not mind
 the jitter a generator adds.
 
@@ -31,8 +31,8 @@ from motiongen.api.evaluate import onto_target
 from motiongen.data import prepare_dataset
 from motiongen.data.features import from_features, to_channels_first, to_channels_last, to_features
 from motiongen.metrics.evaluation import load_recognizer
-from motiongen.nn.action_classifier import JITTER_AMPLITUDE, hold_busiest_limbs, limb_masks
-from motiongen.nn.frame_changes import frame_change_spread
+from motiongen.nn.action_classifier import hold_busiest_limbs, limb_masks
+from motiongen.nn.jitter import JITTER_AMPLITUDE, jitter_scale
 from motiongen.training.checkpoint import load_checkpoint
 
 
@@ -60,7 +60,7 @@ def main() -> None:
     # The recogniser reads its own window length: shorter windows are held on their last frame.
     native = int(np.ceil(recognizer.frames * checkpoint.fps / recognizer.fps))
     limbs = torch.as_tensor(limb_masks(checkpoint.skeleton))
-    spread = frame_change_spread(np.asarray(train.windows), train.normalization).T[:, None, :]  # [3, 1, V]
+    spread = jitter_scale(np.asarray(train.windows), train.normalization)  # [3, 1, V]
     print(f"{'action':<18} {'classifier moving / frozen / held / jittered':>44} {'P frozen / held / jittered':>27} "
           f"{'recogniser moving / frozen / held / jittered':>45}")
     rows = []

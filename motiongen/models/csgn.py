@@ -58,7 +58,7 @@ from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_opt
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
-from motiongen.nn.jitter import CriticJitterMixin, jitter_share_problem
+from motiongen.nn.jitter import CriticJitterMixin, jitter_kind_problem, jitter_share_problem
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 from motiongen.nn.csgn_layers import (
@@ -116,6 +116,7 @@ class CSGNConfig:
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_jitter_share: float = 0.0  # share of the critic's fakes that are jittered real windows (`nn.jitter`)
+    jitter_kind: str = "white"  # what those and the classifier's jittered windows are: "white" or "sharpened"
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
@@ -145,6 +146,7 @@ class CSGNConfig:
         for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                         frame_change_floor_problem(self.critic_frame_change_floor),
                         jitter_share_problem(self.critic_jitter_share),
+                        jitter_kind_problem(self.jitter_kind),
                         mode_seeking_problem(self.mode_seeking_weight),
                         class_projection_problem(self.critic_class_projection),
                         critic_augment_problem(self.critic_augment_probability)):
@@ -455,7 +457,7 @@ class CSGNCritic(ActionClassifierMixin, CriticJitterMixin, MotionCritic):
                                      config.classify_fakes_among_actions, config.classifier_motion_only,
                                      config.classifier_rejects_stills, held_limbs,
                                      config.classifier_rejects_jitter)
-        self._init_critic_jitter(pyramid[-1].joint_count, config.critic_jitter_share)
+        self._init_critic_jitter(pyramid[-1].joint_count, config.critic_jitter_share, config.jitter_kind)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         batch, _, frames, joints = features.shape

@@ -48,7 +48,7 @@ from motiongen.nn.class_projection import ClassProjection, class_projection_prob
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
-from motiongen.nn.jitter import CriticJitterMixin, jitter_share_problem
+from motiongen.nn.jitter import CriticJitterMixin, jitter_kind_problem, jitter_share_problem
 from motiongen.nn.layers import (GraphConv, MappingNetwork, NoiseInjection, add_repeated, interpolate_frames,
                                  repeat_frames)
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
@@ -97,6 +97,7 @@ class KineticGANConfig:
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_jitter_share: float = 0.0  # share of the critic's fakes that are jittered real windows (`nn.jitter`)
+    jitter_kind: str = "white"  # what those and the classifier's jittered windows are: "white" or "sharpened"
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
@@ -133,6 +134,7 @@ class KineticGANConfig:
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                                              frame_change_floor_problem(self.critic_frame_change_floor),
                                              jitter_share_problem(self.critic_jitter_share),
+                                             jitter_kind_problem(self.jitter_kind),
                                              mode_seeking_problem(self.mode_seeking_weight),
                                              class_projection_problem(self.critic_class_projection),
                                              critic_augment_problem(self.critic_augment_probability)) if problem]
@@ -397,7 +399,7 @@ class KineticGANCritic(ActionClassifierMixin, CriticJitterMixin, MotionCritic):
                                      config.classifier_rejects_stills,
                                      limb_masks(skeleton) if config.classifier_rejects_held_limbs else None,
                                      config.classifier_rejects_jitter)
-        self._init_critic_jitter(len(skeleton.parents), config.critic_jitter_share)
+        self._init_critic_jitter(len(skeleton.parents), config.critic_jitter_share, config.jitter_kind)
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor, classify: torch.Tensor | None = None):
         """``features [B, 3, T, V]``, ``labels [B]`` → scores ``[B]``; with ``classify`` (feature

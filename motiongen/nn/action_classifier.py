@@ -229,8 +229,9 @@ class ActionClassifierMixin:
         return hold_busiest_limbs(features, self.classifier_limbs, chosen)
 
     def jittered(self, features: torch.Tensor) -> torch.Tensor:
-        """`nn.jitter.add_jitter` of ``features [B, 3, T, V]`` with this critic's spreads."""
-        return add_jitter(features, self.classifier_jitter_scale)
+        """`nn.jitter.add_jitter` of ``features [B, 3, T, V]`` with this critic's spreads and
+        ``jitter_kind`` (set by `nn.jitter.CriticJitterMixin`)."""
+        return add_jitter(features, self.classifier_jitter_scale, self.jitter_kind)
 
     def doubtful_windows(self, real: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
         """The windows made from ``real`` that the critic phase teaches as no action, each with its

@@ -240,6 +240,9 @@ def test_jittered_windows_add_white_noise_in_units_of_each_features_frame_change
     assert abs(float(steps.mean())) < 0.01 * float(unit.square().mean())  # no correlation from frame to frame
     assert not bool(by_frame[:, :, ~moving].any())  # a coordinate that never moves stays fixed
     assert not _pair(kind, action_classifier_weight=1.0).critic.rejects_jitter
+    sharpened = _pair(kind, action_classifier_weight=1.0, classifier_rejects_jitter=True, jitter_kind="sharpened").critic
+    smooth = torch.arange(16.0)[None, None, :, None].expand(2, 3, 16, 31)  # no high frequencies inside
+    assert torch.allclose(sharpened.jittered(smooth)[:, :, 1:-1], smooth[:, :, 1:-1], atol=1e-5)
 
 
 def test_the_doubtful_windows_come_in_the_order_the_loss_takes_them():

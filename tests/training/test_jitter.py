@@ -1,6 +1,7 @@
 """Jittered real windows (`motiongen.nn.jitter`) as the Wasserstein critic's negative examples
-(``critic_jitter_share``): the noise's statistics, which fakes they replace, the NDA mixture in
-the critic's loss and the gap logged for the generated fakes alone, and the config's refusals."""
+(``critic_jitter_share``): the white noise's statistics, the sharpened windows' high-pass, which
+fakes they replace, the NDA mixture in the critic's loss and the gap logged for the generated
+fakes alone, and the config's refusals."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import nn
 
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
-from motiongen.nn.jitter import JITTER_AMPLITUDE, CriticJitterMixin, add_jitter
+from motiongen.nn.jitter import JITTER_AMPLITUDE, SHARPEN_GAIN, CriticJitterMixin, add_jitter, high_frequencies
 from motiongen.skeletons import load_skeleton
 from motiongen.training.losses import Networks, WganGpLoss
 
@@ -32,6 +33,25 @@ def test_the_noise_is_white_with_one_amplitude_per_window_times_each_features_sc
     assert not bool(noise[:, 1, :, 2].any())
     by_frame = noise[:, :, 1:] * noise[:, :, :-1]
     assert abs(float(by_frame.mean())) < 0.02 * float(noise.square().mean())
+
+
+def test_the_high_pass_keeps_the_nyquist_alternation_and_drops_constants_and_ramps():
+    frames = torch.arange(16, dtype=torch.float64)
+    alternation = ((-1.0) ** frames).expand(2, 3, 5, 16).transpose(2, 3)  # [B, 3, T, V]
+    assert torch.allclose(high_frequencies(alternation)[:, :, 1:-1], alternation[:, :, 1:-1])
+    assert not bool(high_frequencies(torch.full((2, 3, 16, 5), 4.0)).any())
+    ramp = frames[None, None, :, None].expand(2, 3, 16, 5)
+    assert torch.allclose(high_frequencies(ramp)[:, :, 1:-1], torch.zeros(2, 3, 14, 5, dtype=torch.float64))
+
+
+def test_sharpened_windows_add_their_own_high_frequencies_times_one_gain_per_window():
+    torch.manual_seed(5)
+    features = torch.randn(400, 3, 16, 5, dtype=torch.float64)
+    added = add_jitter(features, torch.zeros(3, 1, 5), "sharpened") - features
+    gain = (added * high_frequencies(features)).flatten(1).sum(1) / high_frequencies(features).square().flatten(1).sum(1)
+    assert torch.allclose(added, gain[:, None, None, None] * high_frequencies(features))  # one gain per window
+    low, high = SHARPEN_GAIN
+    assert float(gain.min()) >= low and float(gain.max()) <= high and float(gain.std()) > 0.2 * (high - low) / 12 ** 0.5
 
 
 class JitterCritic(CriticJitterMixin, nn.Module):
@@ -102,8 +122,10 @@ def test_the_share_keeps_one_generated_fake_and_off_changes_nothing():
     ("csgn", dict(frames=16, latent_channels=4, class_channels=4, channels=(8,) * 6, critic_channels=(8,) * 6)),
 ])
 @pytest.mark.parametrize("share", [-0.1, 1.0, True, "half"])
-def test_the_share_is_checked(kind, small, share):
+def test_the_share_and_the_kind_are_checked(kind, small, share):
     with pytest.raises(ConfigError, match="critic_jitter_share must be a fraction in \\[0, 1\\)"):
         create_model(kind, load_skeleton("cmu31"), 3, **small, critic_jitter_share=share)
+    with pytest.raises(ConfigError, match="jitter_kind must be one of white, sharpened, got 'pink'"):
+        create_model(kind, load_skeleton("cmu31"), 3, **small, jitter_kind="pink")
     critic = create_model(kind, load_skeleton("cmu31"), 3, **small, critic_jitter_share=0.25).critic
     assert critic.critic_jitter_scale.shape == (3, 1, 31) and "critic_jitter_scale" in critic.state_dict()
