@@ -1,14 +1,15 @@
-"""Real windows with white noise added: negative examples of the jitter a generator adds.
+"""Jittery real windows: negative examples of the jitter a generator adds.
 
 Stills and held limbs (`nn.action_classifier`) take motion away from real windows; the Kinetic-GAN's
 clips have motion added. Measured on `/work/runs24/kghl` step 2000 (twenty-third session, in
 normalised features, per-feature frame-change spreads): their second differences are 1.18 spreads
 RMS where the data's are 0.68, and their power above 4 Hz (15 fps) is 4–8 times the data's. A
-jittered window is a real one plus white noise, every feature's in units of its frame-to-frame
-spread over the training windows (`frame_change_spread`), at an amplitude drawn per window from
-`JITTER_AMPLITUDE`. Taught as no action to the critic's classifier (``classifier_rejects_jitter``)
-or shown to the Wasserstein critic as fakes (``critic_jitter_share``: negative data augmentation,
-Sinha et al., ICLR 2021), only motion as smooth as the data's reads as an action, or as real.
+jittered window (`add_jitter`, config ``jitter_kind``) is a real one plus white noise, every
+feature's in units of its frame-to-frame spread over the training windows (`frame_change_spread`),
+or a real one "sharpened": its own high frequencies amplified. Taught as no action to the critic's
+classifier (``classifier_rejects_jitter``) or shown to the Wasserstein critic as fakes
+(``critic_jitter_share``: negative data augmentation, Sinha et al., ICLR 2021), only motion as
+smooth as the data's should read as an action, or as real.
 """
 
 from __future__ import annotations
