@@ -93,7 +93,7 @@ class KineticGANConfig:
     classifier_motion_only: bool = False  # the classifier sees motion, not posture (`nn.action_classifier`)
     classifier_rejects_stills: bool = False  # it reads real windows frozen still as no action (`nn.action_classifier`)
     classifier_rejects_held_limbs: bool = False  # ... and windows with their busiest limbs held (`nn.action_classifier`)
-    classifier_rejects_jitter: bool = False  # ... and windows with white noise added (`nn.action_classifier`)
+    classifier_rejects_jitter: bool = False  # ... and jittered windows (`nn.jitter`, `jitter_kind`)
     critic_frame_changes: bool = False  # the critic also sees frame-to-frame changes (`nn.frame_changes`)
     critic_frame_change_floor: float = 0.5  # their scale's floor: a fraction of the median spread
     critic_jitter_share: float = 0.0  # share of the critic's fakes that are jittered real windows (`nn.jitter`)

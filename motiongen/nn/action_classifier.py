@@ -51,13 +51,14 @@ session, 2000 steps fine-tuning the stills run): its probability of a held windo
 fell 43% → 9%, per action 71% → 78%, and the kicking clips that swing a leg out 31% → 42% (real 59%;
 the kicks stay low). Off by default.
 
-With ``rejects_jitter`` the critic phase also shows it each real window with white noise added
-(`nn.jitter`: every feature's in units of its frame-change spread) and teaches that as no action
-too. Stills and held limbs only take motion away; the Kinetic-GAN's clips have motion added (their
+With ``rejects_jitter`` the critic phase also shows it each real window made jittery (`nn.jitter`:
+white noise in units of each feature's frame-change spread, or the window's own high frequencies
+amplified, by the critic's ``jitter_kind``) and teaches that as no action too. Stills and held limbs only take motion away; the Kinetic-GAN's clips have motion added (their
 power above 4 Hz 4–8 times the data's). The classifier sees frame differences unscaled (~50×
 smaller than the poses), and read jittered real windows as their action at 97% probability
 (twenty-third session): the generator, taught that a still is no action, was free to add jitter.
-Off by default.
+Measured there, it learnt white noise at once and the generator hardly changed (its jitter is of
+the body's own, coherent kind); sharpened windows it learnt slowly. Off by default.
 
 `ActionClassifierMixin` gives a critic module the layers (``action_classifier``, ``action_head``,
 ``fake_head`` — names the LARNet checkpoints already use), `classify` and `fresh_parameters`;

@@ -26,7 +26,7 @@ JITTER_AMPLITUDE = (0.2, 0.6)
 # real + white noise 34%; twenty-third session), and a classifier taught white noise as no action
 # went on reading the generator's clips as their action. "sharpened" windows amplify the window's
 # own high frequencies instead, by a gain g: at 15 fps the amplitude at 6.5 Hz grows 1 + 0.96 g
-# (power ×2.2–8.8 for g in 0.5–2), at 4.2 Hz 1 + 0.6 g — the generator's excess there was ×5–8 and ×3.5–4.
+# (power ×2.2–8.5 for g in 0.5–2), at 4.2 Hz 1 + 0.6 g — the generator's excess there was ×5–8 and ×3.5–4.
 SHARPEN_GAIN = (0.5, 2.0)
 JITTER_KINDS = ("white", "sharpened")
 
