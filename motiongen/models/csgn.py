@@ -58,7 +58,7 @@ from motiongen.nn.action_classifier import ActionClassifierMixin, classifier_opt
 from motiongen.nn.class_projection import ClassProjection, class_projection_problem
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
-from motiongen.nn.jitter import CriticJitterMixin, jitter_kind_problem, jitter_share_problem
+from motiongen.nn.jitter import CriticJitterMixin, jitter_option_problems
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
 from motiongen.nn.csgn_layers import (
@@ -141,12 +141,13 @@ class CSGNConfig:
                                                   self.classifier_rejects_held_limbs,
                                                   self.classifier_rejects_jitter):
             raise ConfigError(f"csgn {problem}")
+        for problem in jitter_option_problems(self.critic_jitter_share, self.jitter_kind,
+                                              self.classifier_rejects_jitter):
+            raise ConfigError(f"csgn {problem}")
         if self.critic_init not in CRITIC_INITS:
             raise ConfigError(f"csgn critic_init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
         for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                         frame_change_floor_problem(self.critic_frame_change_floor),
-                        jitter_share_problem(self.critic_jitter_share),
-                        jitter_kind_problem(self.jitter_kind),
                         mode_seeking_problem(self.mode_seeking_weight),
                         class_projection_problem(self.critic_class_projection),
                         critic_augment_problem(self.critic_augment_probability)):

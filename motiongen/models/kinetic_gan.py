@@ -48,7 +48,7 @@ from motiongen.nn.class_projection import ClassProjection, class_projection_prob
 from motiongen.nn.critic_augment import critic_augment_names, critic_augment_problem
 from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.graph import PyramidLevel, graph_pyramid
-from motiongen.nn.jitter import CriticJitterMixin, jitter_kind_problem, jitter_share_problem
+from motiongen.nn.jitter import CriticJitterMixin, jitter_option_problems
 from motiongen.nn.layers import (GraphConv, MappingNetwork, NoiseInjection, add_repeated, interpolate_frames,
                                  repeat_frames)
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
@@ -131,10 +131,9 @@ class KineticGANConfig:
                                                self.classifier_rejects_jitter)
         if self.classifier_width < 1:
             problems.append(f"classifier_width must be at least 1, got {self.classifier_width}")
+        problems += jitter_option_problems(self.critic_jitter_share, self.jitter_kind, self.classifier_rejects_jitter)
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                                              frame_change_floor_problem(self.critic_frame_change_floor),
-                                             jitter_share_problem(self.critic_jitter_share),
-                                             jitter_kind_problem(self.jitter_kind),
                                              mode_seeking_problem(self.mode_seeking_weight),
                                              class_projection_problem(self.critic_class_projection),
                                              critic_augment_problem(self.critic_augment_probability)) if problem]

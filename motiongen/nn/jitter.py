@@ -57,18 +57,19 @@ def high_frequencies(features: torch.Tensor) -> torch.Tensor:
     return features - (padded[:, :, :-2] + 2 * features + padded[:, :, 2:]) / 4
 
 
-def jitter_kind_problem(kind) -> str | None:
-    """Why ``kind`` is not a usable ``jitter_kind``, or None."""
+def jitter_option_problems(share, kind, classifier_rejects_jitter) -> list[str]:
+    """What is wrong with a config's ``critic_jitter_share`` (a fraction in [0, 1)) and
+    ``jitter_kind``; a kind other than the default with neither jitter option on would silently
+    change nothing, so it is refused too."""
+    problems = []
+    share_ok = not isinstance(share, bool) and isinstance(share, (int, float)) and 0.0 <= share < 1.0
+    if not share_ok:
+        problems.append(f"critic_jitter_share must be a fraction in [0, 1) of the critic's fakes, got {share!r}")
     if kind not in JITTER_KINDS:
-        return f"jitter_kind must be one of {', '.join(JITTER_KINDS)}, got {kind!r}"
-    return None
-
-
-def jitter_share_problem(share) -> str | None:
-    """Why ``share`` is not a usable ``critic_jitter_share`` (a fraction in [0, 1)), or None."""
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share < 1.0:
-        return f"critic_jitter_share must be a fraction in [0, 1) of the critic's fakes, got {share!r}"
-    return None
+        problems.append(f"jitter_kind must be one of {', '.join(JITTER_KINDS)}, got {kind!r}")
+    elif kind != JITTER_KINDS[0] and not (classifier_rejects_jitter is True or (share_ok and share > 0)):
+        problems.append(f"jitter_kind={kind} needs classifier_rejects_jitter=true or critic_jitter_share > 0")
+    return problems
 
 
 class CriticJitterMixin:

@@ -15,9 +15,10 @@ generator phase pairs its batch by class and adds λ_ms · L_ms (`motiongen.nn.m
 ``critic_augment`` (ours too, off by default) the critic sees T(x) and T(G(z)) in both phases, the
 penalty's x̂ lying between them (`motiongen.nn.critic_augment`). With ``critic_jitter_share`` s > 0
 (ours, off by default) the critic phase's fake side is negative data augmentation's mixture
-(Sinha et al., ICLR 2021): the first s·B fakes are the batch's real windows with white noise added
-(`motiongen.nn.jitter`), so L_D = s·E[D(x̃)] + (1 − s)·E[D(G(z))] − E[D(x)] + λ·GP over both kinds
-of line; the logged gap is the generated fakes' alone, ``critic_jitter_gap`` the jittered ones'.
+(Sinha et al., ICLR 2021): the first s·B fakes are the batch's real windows made jittery
+(`motiongen.nn.jitter`, ``jitter_kind``), so L_D = s·E[D(x̃)] + (1 − s)·E[D(G(z))] − E[D(x)] + λ·GP
+over both kinds of line; the logged gap is the generated fakes' alone, ``critic_jitter_gap`` the
+jittered ones'.
 
 The drift term is Karras et al.'s (ProGAN, ICLR 2018, §A.1), off by default. The loop calls
 `WganGpLoss.accumulate_gradients(phase, ...)` once per phase; the GAN maths stays here

@@ -127,5 +127,9 @@ def test_the_share_and_the_kind_are_checked(kind, small, share):
         create_model(kind, load_skeleton("cmu31"), 3, **small, critic_jitter_share=share)
     with pytest.raises(ConfigError, match="jitter_kind must be one of white, sharpened, got 'pink'"):
         create_model(kind, load_skeleton("cmu31"), 3, **small, jitter_kind="pink")
+    with pytest.raises(ConfigError, match="jitter_kind=sharpened needs classifier_rejects_jitter=true or "
+                                          "critic_jitter_share > 0"):
+        create_model(kind, load_skeleton("cmu31"), 3, **small, jitter_kind="sharpened")
+    create_model(kind, load_skeleton("cmu31"), 3, **small, jitter_kind="sharpened", critic_jitter_share=0.25)
     critic = create_model(kind, load_skeleton("cmu31"), 3, **small, critic_jitter_share=0.25).critic
     assert critic.critic_jitter_scale.shape == (3, 1, 31) and "critic_jitter_scale" in critic.state_dict()
