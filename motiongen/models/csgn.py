@@ -61,6 +61,7 @@ from motiongen.nn.frame_changes import FrameChanges, frame_change_floor_problem
 from motiongen.nn.jitter import CriticJitterMixin, jitter_option_problems
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
+from motiongen.nn.smoothness import GeneratorSmoothnessMixin, smoothness_weight_problem
 from motiongen.nn.csgn_layers import (
     ChannelsLastBatchNorm,
     GaussianProcessPrior,
@@ -119,6 +120,7 @@ class CSGNConfig:
     jitter_kind: str = "white"  # what those and the classifier's jittered windows are: "white" or "sharpened"
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
+    smoothness_weight: float = 0.0  # generator's hinge on second differences above the data's (`nn.smoothness`)
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
     critic_augment: tuple[str, ...] = ()  # what the critic sees is augmented (`nn.critic_augment`); () = off
     critic_augment_probability: float = 1.0  # per clip and transformation (ADA's p)
@@ -149,6 +151,7 @@ class CSGNConfig:
         for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                         frame_change_floor_problem(self.critic_frame_change_floor),
                         mode_seeking_problem(self.mode_seeking_weight),
+                        smoothness_weight_problem(self.smoothness_weight),
                         class_projection_problem(self.critic_class_projection),
                         critic_augment_problem(self.critic_augment_probability)):
             if problem:
@@ -281,7 +284,7 @@ class _UpBlock(nn.Module):
         return self.act(self.norm_time(self.temporal(x)))
 
 
-class CSGNGenerator(MotionGenerator):
+class CSGNGenerator(GeneratorSmoothnessMixin, MotionGenerator):
     """Latent sequence ``[B, C0, L]`` + labels ``[B]`` → motion features ``[B, 3, 16 L, V]`` in [-1, 1].
 
     Inside, activations are vertex-major ``[V, B, T, C]`` (see `motiongen.nn.csgn_layers`).
@@ -289,7 +292,9 @@ class CSGNGenerator(MotionGenerator):
 
     kind = "csgn"
 
-    def __init__(self, config: CSGNConfig, pyramid: list[CSGNLevel], num_classes: int):
+    def __init__(self, config: CSGNConfig, pyramid: list[CSGNLevel], num_classes: int,
+                 mirror: np.ndarray | None = None):
+        """``mirror``: the skeleton's `mirror_index` (identity when not given), for `nn.smoothness`."""
         super().__init__()
         self.config = config
         self.joint_count = pyramid[-1].joint_count
@@ -312,6 +317,12 @@ class CSGNGenerator(MotionGenerator):
                                    double_time, config))
         self.blocks = nn.ModuleList(blocks)
         self.to_motion = nn.Linear(widths[-1], 3)
+        self._init_smoothness(np.arange(self.joint_count) if mirror is None else mirror, num_classes,
+                              config.smoothness_weight)
+
+    def fit_data(self, positions, labels=None, normalization=None) -> None:
+        """The smoothness term's target from the training windows (when it is on)."""
+        self._fit_smoothness(positions, labels, normalization)
 
     # latent -------------------------------------------------------------------------------------
 
@@ -518,7 +529,7 @@ def build(skeleton: Skeleton, num_classes: int, **config: Any) -> ModelPair:
     pyramid = graph_pyramid(skeleton)
     _check_pyramid(settings, pyramid, skeleton.name)
     levels = csgn_levels(pyramid)
-    generator = CSGNGenerator(settings, levels, int(num_classes))
+    generator = CSGNGenerator(settings, levels, int(num_classes), skeleton.mirror_index())
     held_limbs = limb_masks(skeleton) if settings.classifier_rejects_held_limbs else None
     critic = CSGNCritic(settings, levels, int(num_classes), held_limbs)
     return ModelPair(kind="csgn", config=settings, generator=generator, critic=critic)

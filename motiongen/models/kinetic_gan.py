@@ -53,6 +53,7 @@ from motiongen.nn.layers import (GraphConv, MappingNetwork, NoiseInjection, add_
                                  repeat_frames)
 from motiongen.nn.minibatch_stddev import MinibatchStddev, stddev_group_problem
 from motiongen.nn.mode_seeking import mode_seeking_problem
+from motiongen.nn.smoothness import GeneratorSmoothnessMixin, smoothness_weight_problem
 
 KIND = "kinetic-gan"
 COORDINATES = 3  # output channels: x, y, z per joint
@@ -100,6 +101,7 @@ class KineticGANConfig:
     jitter_kind: str = "white"  # what those and the classifier's jittered windows are: "white" or "sharpened"
     critic_minibatch_stddev: int = 0  # group size of the critic's spread channel (`nn.minibatch_stddev`); 0 = off
     mode_seeking_weight: float = 0.0  # generator's mode-seeking term (`nn.mode_seeking`); 0 = off
+    smoothness_weight: float = 0.0  # generator's hinge on second differences above the data's (`nn.smoothness`)
     critic_class_projection: bool = False  # the critic's score adds ⟨e_y, features⟩ (`nn.class_projection`)
     critic_augment: tuple[str, ...] = ()  # what the critic sees is augmented (`nn.critic_augment`); () = off
     critic_augment_probability: float = 1.0  # per clip and transformation (ADA's p)
@@ -135,6 +137,7 @@ class KineticGANConfig:
         problems += [problem for problem in (stddev_group_problem(self.critic_minibatch_stddev),
                                              frame_change_floor_problem(self.critic_frame_change_floor),
                                              mode_seeking_problem(self.mode_seeking_weight),
+                                             smoothness_weight_problem(self.smoothness_weight),
                                              class_projection_problem(self.critic_class_projection),
                                              critic_augment_problem(self.critic_augment_probability)) if problem]
         if self.temporal_upsampling not in TEMPORAL_UPSAMPLINGS:
@@ -250,7 +253,7 @@ class GeneratorBlock(nn.Module):
         return torch.tanh(y) if self.final else F.leaky_relu(y, self.slope)
 
 
-class KineticGANGenerator(MotionGenerator):
+class KineticGANGenerator(GeneratorSmoothnessMixin, MotionGenerator):
     kind = KIND
 
     def __init__(self, config: KineticGANConfig, skeleton: Skeleton, num_classes: int):
@@ -271,6 +274,11 @@ class KineticGANGenerator(MotionGenerator):
         self.register_buffer("w_centres", torch.zeros(num_classes, config.w_dim))  # w̄_c, saved in checkpoints
         self.centres_ready = False
         self.register_load_state_dict_post_hook(_note_loaded_centres)
+        self._init_smoothness(skeleton.mirror_index(), num_classes, config.smoothness_weight)
+
+    def fit_data(self, positions, labels=None, normalization=None) -> None:
+        """The smoothness term's target from the training windows (when it is on)."""
+        self._fit_smoothness(positions, labels, normalization)
 
     # -- the MotionGenerator contract --
     def frames_supported(self, frames: int) -> str | None:

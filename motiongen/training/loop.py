@@ -40,6 +40,7 @@ from motiongen.errors import ConfigError, MotionGenError
 from motiongen.formats._io import atomic_write
 from motiongen.models import create_model
 from motiongen.nn.action_classifier import FRESH_PARTS
+from motiongen.nn.smoothness import SMOOTHNESS_BUFFERS
 from motiongen.training import checkpoint as ckpt
 from motiongen.training import distributed
 from motiongen.training.ema import ema_beta, make_ema, update_ema
@@ -517,7 +518,9 @@ def _initialise_from(path: Path, pair, dataset) -> None:
     ckpt.verify_weights(path, meta)
     inference_only = bool(meta.get("inference_only"))
     refitted = getattr(pair.generator, "refitted_buffers", ())
-    ckpt.load_state(path, pair.generator, "ema" if inference_only else "generator", refitted)
+    # a fine-tune may switch the generator's smoothness term off: its fitted target is then left out
+    ckpt.load_state(path, pair.generator, "ema" if inference_only else "generator", refitted,
+                    may_drop=SMOOTHNESS_BUFFERS)
     if pair.critic is not None:
         if inference_only:
             warnings.warn(f"{path} holds no critic (an inference-only file); the critic starts untrained "
@@ -531,7 +534,7 @@ def _initialise_from(path: Path, pair, dataset) -> None:
 def _initialise_ema_from(path: Path, ema) -> None:
     """The moving average starts at the checkpoint's (its data statistics are the generator's)."""
     fitted = {name: buffer.clone() for name, buffer in ema.named_buffers()}
-    ckpt.load_state(path, ema, "ema", getattr(ema, "refitted_buffers", ()))
+    ckpt.load_state(path, ema, "ema", getattr(ema, "refitted_buffers", ()), may_drop=SMOOTHNESS_BUFFERS)
     with torch.no_grad():
         for name, buffer in ema.named_buffers():
             buffer.copy_(fitted[name])

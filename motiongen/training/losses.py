@@ -13,7 +13,9 @@ With an auxiliary action classifier C in the critic (`motiongen.nn.action_classi
 phase adds w · CE(C(G(z)), c). With ``mode_seeking_weight`` λ_ms > 0 (also ours, off by default) the
 generator phase pairs its batch by class and adds λ_ms · L_ms (`motiongen.nn.mode_seeking`). With
 ``critic_augment`` (ours too, off by default) the critic sees T(x) and T(G(z)) in both phases, the
-penalty's x̂ lying between them (`motiongen.nn.critic_augment`). With ``critic_jitter_share`` s > 0
+penalty's x̂ lying between them (`motiongen.nn.critic_augment`). With ``smoothness_weight`` w_s > 0
+(ours, off by default) the generator phase adds w_s times a hinge on its clips' second differences
+above the data's (`motiongen.nn.smoothness`). With ``critic_jitter_share`` s > 0
 (ours, off by default) the critic phase's fake side is negative data augmentation's mixture
 (Sinha et al., ICLR 2021): the first s·B fakes are the batch's real windows made jittery
 (`motiongen.nn.jitter`, ``jitter_kind``), so L_D = s·E[D(x̃)] + (1 − s)·E[D(G(z))] − E[D(x)] + λ·GP
@@ -72,6 +74,7 @@ class WganGpLoss:
         self.augment_names = tuple(getattr(config, "critic_augment", ()))
         self.augment_probability = float(getattr(config, "critic_augment_probability", 1.0))
         self.jitter_share = float(getattr(config, "critic_jitter_share", 0.0))  # NDA (`nn.jitter`)
+        self.smoothness_weight = float(getattr(config, "smoothness_weight", 0.0))  # `nn.smoothness`
 
     def seen_by_critic(self, features: torch.Tensor) -> torch.Tensor:
         """What the critic scores in place of ``features`` (`motiongen.nn.critic_augment`)."""
@@ -157,6 +160,10 @@ class WganGpLoss:
             seeking = mode_seeking_loss(fake, latent)
             loss = loss + self.mode_seeking_weight * seeking
             values["mode_seeking"] = seeking.detach()
+        if self.smoothness_weight:  # on the generator's own output: no critic has to notice the jitter
+            hinge, excess = nets.generator_module.smoothness_terms(fake, labels)
+            loss = loss + self.smoothness_weight * hinge
+            values["smoothness_hinge"], values["sharpness_excess"] = hinge.detach(), excess
         loss.backward()
         return {"generator_loss": loss.detach(), **values}
 

@@ -17,6 +17,7 @@ import _tiny
 from motiongen.data.features import Normalization, to_features
 from motiongen.errors import ConfigError, MotionGenError
 from motiongen.nn.frame_changes import frame_change_spread
+from motiongen.nn.smoothness import fit_smoothness_target
 from motiongen.training import TrainingDiverged, load_checkpoint, train
 from motiongen.training import distributed
 from motiongen.training.checkpoint import export_for_inference
@@ -241,6 +242,33 @@ def test_a_fine_tune_teaches_stills_held_limbs_and_jitter_as_no_action_and_jitte
     spread = frame_change_spread(np.asarray(cmu_dataset.windows), cmu_dataset.normalization)
     assert torch.allclose(tuned.classifier_jitter_scale[:, 0, :], spread.T.float())
     assert torch.equal(tuned.critic_jitter_scale, tuned.classifier_jitter_scale)
+
+
+@pytest.mark.parametrize("model, config", [("kinetic-gan", KGAN_TINY), ("csgn", CSGN_TINY)])
+def test_a_fine_tune_switches_the_smoothness_term_on_and_off_and_resumes_exactly(tmp_path, cmu_dataset, model,
+                                                                                 config):
+    """Switched on in a fine-tune, the generator's target is fitted to the data (in the raw
+    generator and the moving average alike), the generator phase logs the term, and the run resumes
+    bit-identically; switched off again, the file's target is left out."""
+    _run(cmu_dataset, tmp_path / "base", 1, model=model, model_config=config, n_critic=1)
+    options = dict(model=model, init_from=tmp_path / "base" / "last.safetensors", n_critic=1,
+                   model_config={"smoothness_weight": 2.0})
+    _run(cmu_dataset, tmp_path / "whole", 3, **options)
+    _run(cmu_dataset, tmp_path / "split", 2, **options)
+    _run(cmu_dataset, tmp_path / "split", 3, resume=True, **options)
+    _assert_same_weights(tmp_path / "whole" / "last.safetensors", tmp_path / "split" / "last.safetensors")
+    target, scale = fit_smoothness_target(np.asarray(cmu_dataset.windows), cmu_dataset.labels,
+                                          cmu_dataset.normalization, len(cmu_dataset.actions),
+                                          cmu_dataset.skeleton.mirror_index())
+    for ema in (False, True):
+        generator = load_checkpoint(tmp_path / "whole" / "last.safetensors", ema=ema).pair.generator
+        assert torch.allclose(generator.smoothness_target, target) and torch.equal(generator.smoothness_scale, scale)
+    records = [r for r in read_log(tmp_path / "whole" / "log.jsonl") if "generator_loss" in r]
+    assert records and all(r["smoothness_hinge"] >= 0 and math.isfinite(r["sharpness_excess"]) for r in records)
+    _run(cmu_dataset, tmp_path / "off", 1, model=model, init_from=tmp_path / "whole" / "last.safetensors",
+         n_critic=1, model_config={"smoothness_weight": 0.0})
+    off = load_checkpoint(tmp_path / "off" / "last.safetensors", ema=False).pair.generator
+    assert off.smoothness_target is None and "smoothness_hinge" not in read_log(tmp_path / "off" / "log.jsonl")[-1]
 
 
 # --- what a run writes --------------------------------------------------------------------------------
