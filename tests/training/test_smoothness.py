@@ -126,7 +126,7 @@ def test_the_term_pulls_a_jittery_generator_down_to_the_data_and_no_further():
     with torch.no_grad():  # the hinge is per joint: the sharpest joint ends at the data's level, not below
         excess = sharpness_excess(generator(None, labels), labels, generator.smoothness_target,
                                   generator.smoothness_scale)
-    assert -0.3 < float(excess.max()) <= 0.0
+    assert -0.3 < float(excess.max()) < 0.01  # (squared, the hinge nears 0 from above)
 
 
 def test_a_still_joint_has_a_finite_log():
