@@ -101,15 +101,21 @@ def fit_smoothness_target(positions, labels, normalization, num_classes: int,
 
 
 def sharpness_excess(fake: torch.Tensor, labels: torch.Tensor, target: torch.Tensor,
-                     scale: torch.Tensor) -> torch.Tensor:
-    """s ``[A, V]`` (module docstring) for the A actions among ``labels [B]``, from generated
-    features ``fake [B, 3, T, V]`` (normalised), fp32: the term is ``relu(s).square().mean()``;
-    ``s.mean()`` is logged (0 = as sharp as the data, 1.1 = three times its energy)."""
+                     scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(s ``[K, V]``, present ``[K]``): s (module docstring) for every action, from generated
+    features ``fake [B, 3, T, V]`` (normalised) of actions ``labels [B]``, fp32, and which actions
+    the batch holds (s is 0 for the others). Masks, not boolean indexing: no shape that depends on
+    the data, so no device sync on a GPU."""
     excess = log_sharpness(fake.float() * scale) - target[labels]  # [B, V]
     sums = excess.new_zeros(target.shape).index_add(0, labels, excess)
     counts = torch.bincount(labels, minlength=target.shape[0])
-    present = counts > 0
-    return sums[present] / counts[present, None]
+    return sums / counts.clamp_min(1)[:, None], counts > 0
+
+
+def smoothness_hinge(excess: torch.Tensor, present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean relu(s)², mean s) over the present actions and all joints of `sharpness_excess`'s output."""
+    weight = present.to(excess.dtype)[:, None] / (present.sum() * excess.shape[1])
+    return (torch.relu(excess).square() * weight).sum(), (excess * weight).sum()
 
 
 class GeneratorSmoothnessMixin:
@@ -140,5 +146,5 @@ class GeneratorSmoothnessMixin:
 
     def smoothness_terms(self, fake: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the hinge to train on, the mean excess to log) for generated ``fake [B, 3, T, V]``."""
-        excess = sharpness_excess(fake, labels, self.smoothness_target, self.smoothness_scale)
-        return torch.relu(excess).square().mean(), excess.mean().detach()
+        hinge, mean = smoothness_hinge(*sharpness_excess(fake, labels, self.smoothness_target, self.smoothness_scale))
+        return hinge, mean.detach()

@@ -16,7 +16,7 @@ from motiongen.data.features import Normalization, to_features
 from motiongen.errors import ConfigError
 from motiongen.models import create_model
 from motiongen.nn.smoothness import (ENERGY_FLOOR, GeneratorSmoothnessMixin, fit_smoothness_target, log_sharpness,
-                                     second_difference_energy, sharpness_excess)
+                                     second_difference_energy, sharpness_excess, smoothness_hinge)
 from motiongen.skeletons import load_skeleton
 from motiongen.training.losses import Networks, WganGpLoss
 
@@ -76,15 +76,22 @@ def test_the_data_sits_at_the_target_and_jitter_above_it():
     target, scale = fit_smoothness_target(positions, labels, normalization, 2, np.arange(4))
     real = torch.as_tensor(normalization.normalize(to_features(positions)), dtype=torch.float32).permute(0, 3, 1, 2)
     labels = torch.as_tensor(labels)
-    assert torch.allclose(sharpness_excess(real, labels, target, scale), torch.zeros(2, 4), atol=1e-4)
+    excess, present = sharpness_excess(real, labels, target, scale)
+    assert torch.allclose(excess, torch.zeros(2, 4), atol=1e-4) and present.all()
     jittered = real + 0.05 * torch.randn_like(real)
-    assert float(sharpness_excess(jittered, labels, target, scale).min()) > 1.0
+    assert float(sharpness_excess(jittered, labels, target, scale)[0].min()) > 1.0
     # per action present: one action's smooth clips do not pay for another's jitter
     mixed = torch.cat([real[:32].mean(2, keepdim=True).expand_as(real[:32]), jittered[32:]])
-    excess = sharpness_excess(mixed, labels, target, scale)
+    excess, _ = sharpness_excess(mixed, labels, target, scale)
     assert float(excess[0].max()) < -3 and float(excess[1].min()) > 1.0
-    only_second = sharpness_excess(jittered[32:], labels[32:], target, scale)
-    assert only_second.shape == (1, 4) and torch.allclose(only_second, excess[1:])
+    hinge, mean = smoothness_hinge(excess, torch.tensor([True, True]))
+    assert torch.allclose(hinge, torch.relu(excess[1]).square().mean() / 2)
+    assert torch.allclose(mean, excess.mean())
+    # an action the batch does not hold counts for nothing
+    only_second, present = sharpness_excess(jittered[32:], labels[32:], target, scale)
+    assert present.tolist() == [False, True] and torch.allclose(only_second[1], excess[1])
+    hinge, mean = smoothness_hinge(only_second, present)
+    assert torch.allclose(hinge, torch.relu(excess[1]).square().mean()) and torch.allclose(mean, excess[1].mean())
 
 
 class Jittery(GeneratorSmoothnessMixin, nn.Module):
@@ -124,8 +131,8 @@ def test_the_term_pulls_a_jittery_generator_down_to_the_data_and_no_further():
     assert float(values["smoothness_hinge"]) < 0.01
     assert 0.05 < float(generator.amount.detach()) < 0.6  # the jitter cut down, not away
     with torch.no_grad():  # the hinge is per joint: the sharpest joint ends at the data's level, not below
-        excess = sharpness_excess(generator(None, labels), labels, generator.smoothness_target,
-                                  generator.smoothness_scale)
+        excess, _ = sharpness_excess(generator(None, labels), labels, generator.smoothness_target,
+                                     generator.smoothness_scale)
     assert -0.3 < float(excess.max()) < 0.01  # (squared, the hinge nears 0 from above)
 
 
