@@ -14,8 +14,8 @@ phase adds w · CE(C(G(z)), c). With ``mode_seeking_weight`` λ_ms > 0 (also our
 generator phase pairs its batch by class and adds λ_ms · L_ms (`motiongen.nn.mode_seeking`). With
 ``critic_augment`` (ours too, off by default) the critic sees T(x) and T(G(z)) in both phases, the
 penalty's x̂ lying between them (`motiongen.nn.critic_augment`). With ``smoothness_weight`` w_s > 0
-(ours, off by default) the generator phase adds w_s times a hinge on its clips' second differences
-above the data's (`motiongen.nn.smoothness`). With ``critic_jitter_share`` s > 0
+(ours, off by default) the generator phase adds w_s times a squared hinge on each action's
+second differences above the data's (`motiongen.nn.smoothness`). With ``critic_jitter_share`` s > 0
 (ours, off by default) the critic phase's fake side is negative data augmentation's mixture
 (Sinha et al., ICLR 2021): the first s·B fakes are the batch's real windows made jittery
 (`motiongen.nn.jitter`, ``jitter_kind``), so L_D = s·E[D(x̃)] + (1 − s)·E[D(G(z))] − E[D(x)] + λ·GP
