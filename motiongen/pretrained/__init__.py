@@ -22,6 +22,8 @@ SHIPPED = {
                      "LARNet generator of the CMU subset's actions (cmu31, 30 fps, any length) for sample"),
     "csgn-cmu31": ("csgn-cmu31.safetensors",
                    "CSGN generator of the CMU subset's actions (cmu31, 15 fps, any length) for sample"),
+    "kinetic-gan-cmu31": ("kinetic-gan-cmu31.safetensors",
+                          "Kinetic-GAN generator of the CMU subset's actions (cmu31, 15 fps, 32 frames) for sample"),
     "hgvae-cmu31": ("hgvae-cmu31.safetensors",
                     "HG-VAE of CMU motion (cmu31, 30 fps, 50-frame windows, any length) for impute"),
 }
