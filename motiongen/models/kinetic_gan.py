@@ -285,7 +285,8 @@ class KineticGANGenerator(GeneratorSmoothnessMixin, MotionGenerator):
         if frames == self.config.frames:
             return None
         return (f"this Kinetic-GAN checkpoint generates {self.config.frames} frames, not {frames}; "
-                f"use a CSGN checkpoint for other lengths, or train Kinetic-GAN with --frames "
+                f"use a CSGN or LARNet checkpoint for other lengths (shipped: csgn-cmu31, larnet-cmu31), "
+                f"or train Kinetic-GAN with --frames "
                 f"{max(16, -(-frames // 16) * 16)}")
 
     def make_latent(self, seeds: Sequence[int], frames: int) -> torch.Tensor:
