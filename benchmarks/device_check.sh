@@ -64,13 +64,16 @@ if wanted train; then
   elif [ "$TRAIN_S" -lt 60 ]; then
     echo "skipped: only $TRAIN_S s left" >>"$REPORT"
   else
-    # The recipe of RESULTS' sixteenth and seventeenth CPU sessions (n_critic 5, the paper's), fp32.
+    # Stage 1 of the shipped kinetic-gan-cmu31 (its card; RESULTS' twenty-fourth and twenty-fifth
+    # CPU sessions), fp32, so the GPU's steps/s compare with the CPU's 1.5.
     timeout --signal=TERM --kill-after=40 "$TRAIN_S" "$PYTHON" -m motiongen train kinetic-gan --data "$DATA" \
       --frames 32 --fps 15 --holdout-subjects 08,13,16 --channels 256,256,128,128,64,32 \
       --model-option latent_dim=128 --model-option w_dim=256 --model-option 'critic_channels=[32,64,64,128,128,128]' \
       --model-option action_classifier_weight=1 --model-option classifier_rejects_fakes=true \
-      --model-option critic_frame_changes=true --model-option critic_augment=shift \
-      --keep-handedness wash_window,punching --balance-actions 1 --batch-size 32 --n-critic 5 \
+      --model-option classify_fakes_among_actions=true --model-option critic_frame_changes=true \
+      --model-option critic_augment=shift --model-option classifier_rejects_stills=true \
+      --model-option classifier_rejects_held_limbs=true \
+      --keep-handedness wash_window,punching --balance-actions 1 --batch-size 32 --n-critic 2 \
       --ema-halflife-steps 200 --steps 200000 --snapshot-every "$SNAPSHOT_EVERY" --keep-snapshots \
       --device "$DEVICE" -o "$RUN" >"$RUN.out" 2>&1
     echo "exit $?" >>"$REPORT"
