@@ -5,6 +5,8 @@ any other."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from _cli import assert_ok, assert_one_line_error, run
@@ -25,7 +27,7 @@ def test_the_shipped_kinetic_gan_writes_its_32_upright_frames_by_name(tmp_path):
 def test_the_shipped_kinetic_gan_refuses_other_lengths_in_one_line(tmp_path):
     out = tmp_path / "long.bvh"
     result = run("sample", "--model", SHIPPED_KINETIC_GAN, "--action", "walking", "--frames", "1024", "-o", out)
-    assert_one_line_error(result, "generates 32 frames, not 1024", "csgn-cmu31")
+    assert_one_line_error(result, "generates 32 frames, not 1024", "CSGN or LARNet", "models list")
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -37,10 +39,14 @@ def test_the_recogniser_reads_every_action_of_the_shipped_kinetic_gan_as_asked_m
 
 
 def test_the_shipped_kinetic_gan_is_an_inference_only_file():
-    """Shipped without its critic (5.5 MB, not 13): `train --init-from` starts a new critic, which
-    `models list` says by `fine_tunable` false."""
+    """Shipped without its critic (5.5 MB, not 13): `train --init-from` starts a new critic, and
+    `models list` says it is not fine-tunable."""
     from motiongen.training.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(SHIPPED_KINETIC_GAN)
     assert checkpoint.meta["kind"] == "kinetic-gan" and checkpoint.meta["frames"] == 32
     assert checkpoint.meta.get("inference_only") and not checkpoint.meta.get("fine_tunable")
+    listed = run("models", "list", "--json")
+    assert_ok(listed)
+    row = next(row for row in json.loads(listed.stdout) if row["name"] == SHIPPED_KINETIC_GAN)
+    assert row["kind"] == "kinetic-gan" and row["fine_tunable"] is False

@@ -285,7 +285,7 @@ class KineticGANGenerator(GeneratorSmoothnessMixin, MotionGenerator):
         if frames == self.config.frames:
             return None
         return (f"this Kinetic-GAN checkpoint generates {self.config.frames} frames, not {frames}; "
-                f"use a CSGN or LARNet checkpoint for other lengths (shipped: csgn-cmu31, larnet-cmu31), "
+                f"use a CSGN or LARNet checkpoint for other lengths (`motiongen models list` names the shipped ones), "
                 f"or train Kinetic-GAN with --frames "
                 f"{max(16, -(-frames // 16) * 16)}")
 
